@@ -1,0 +1,1 @@
+"""Pure analytics: a DuckDB connection in, a DataFrame out. No Streamlit here."""

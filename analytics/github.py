@@ -1,0 +1,179 @@
+"""GitHub stars: series with the best source per date, the page's views, and the stars chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics.charts import ChartOptions, ChartResult, as_of, chart, color, empty_figure, style
+from pulse import registry
+
+# Lower is better: an exact history beats the monthly snapshot on the dates it covers.
+SOURCE_PRIORITY = {"github_history": 0, "github": 1, "github_sampled": 2, "snapshot": 3}
+SOURCE_LABELS = {
+    "github_history": "GitHub star history (exact, API)",
+    "github": "GitHub REST API (current count)",
+    "github_sampled": "GitHub stargazer list (sampled)",
+    "snapshot": "Embedded snapshot (EvanLi/Github-Ranking)",
+}
+# A gap longer than this between two points is drawn as a gap, not a line.
+GAP_DAYS = 45
+
+
+def star_observations(con: duckdb.DuckDBPyConnection, frameworks: list[str], metric: str = "github_stars") -> pd.DataFrame:
+    """All stored points of a GitHub metric for these frameworks, every source."""
+    frame = con.execute(
+        "SELECT date, framework, value, source, subject, citation, retrieved_at FROM observations "
+        "WHERE metric = ? AND list_contains(?, framework) ORDER BY framework, date",
+        [metric, frameworks],
+    ).df()
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def best_source(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per framework, keep each source's points only outside the spans of better sources."""
+    if frame.empty:
+        return frame
+    kept = []
+    for _, group in frame.groupby("framework", sort=False):
+        covered: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+        ordered = sorted(group["source"].unique(), key=lambda s: SOURCE_PRIORITY.get(s, 99))
+        for source in ordered:
+            points = group[group["source"] == source]
+            mask = pd.Series(True, index=points.index)
+            for lo, hi in covered:
+                mask &= ~points["date"].between(lo, hi)
+            kept.append(points[mask])
+            # A single current-count point covers only its own date.
+            covered.append((points["date"].min(), points["date"].max()))
+    return pd.concat(kept).sort_values(["framework", "date"]).reset_index(drop=True)
+
+
+def monthly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Last point of each calendar month per framework (dates become the month start)."""
+    if frame.empty:
+        return frame
+    out = frame.assign(month=frame["date"].dt.to_period("M").dt.to_timestamp())
+    out = out.sort_values("date").groupby(["framework", "month"], as_index=False).last()
+    return out.drop(columns="date").rename(columns={"month": "date"})
+
+
+def apply_view(frame: pd.DataFrame, view: str, frameworks: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Transform stored values for a view; return the frame (x, value columns) and notes."""
+    notes: list[str] = []
+    if frame.empty:
+        return frame.assign(x=frame.get("date")), notes
+    frame = frame.copy()
+    if view == "absolute":
+        frame["x"] = frame["date"]
+    elif view == "share":
+        m = monthly(frame)
+        present = m.groupby("date")["framework"].nunique()
+        full = present[present == len(frameworks)].index
+        if len(full) < len(present):
+            notes.append("Months where any chosen framework has no data are left out of the share.")
+        m = m[m["date"].isin(full)]
+        m["value"] = m["value"] / m.groupby("date")["value"].transform("sum")
+        frame = m.assign(x=m["date"])
+    elif view == "indexed":
+        first = frame.groupby("framework")["value"].transform("first")
+        frame["value"] = frame["value"] / first * 100
+        frame["x"] = frame["date"]
+        notes.append("Each framework = 100 at its first point in the range.")
+    elif view == "aligned":
+        start = frame.groupby("framework")["date"].transform("min")
+        frame["x"] = (frame["date"] - start).dt.days
+        notes.append("x = days since each framework's first data point in the range (not its creation date).")
+    elif view == "monthly":
+        m = monthly(frame)
+        m["prev_date"] = m.groupby("framework")["date"].shift()
+        m["delta"] = m["value"] - m.groupby("framework")["value"].shift()
+        consecutive = (m["date"].dt.to_period("M") - m["prev_date"].dt.to_period("M")).map(
+            lambda d: getattr(d, "n", None) == 1 if pd.notna(d) else False
+        )
+        m = m[consecutive].drop(columns=["prev_date"])
+        m["value"] = m.pop("delta")
+        notes.append("Stars added between consecutive months; months after a gap are left out.")
+        frame = m.assign(x=m["date"])
+    else:
+        raise ValueError(f"unknown view '{view}'; choose one of absolute, share, indexed, aligned, monthly")
+    return frame, notes
+
+
+def with_gaps(frame: pd.DataFrame, x: str = "x") -> pd.DataFrame:
+    """Insert an empty row where consecutive dates are more than GAP_DAYS apart (drawn as gaps)."""
+    if frame.empty or not pd.api.types.is_datetime64_any_dtype(frame["date"]):
+        return frame
+    dates = frame["date"]
+    gap = dates.diff() > pd.Timedelta(days=GAP_DAYS)
+    if not gap.any():
+        return frame
+    breaks = frame[gap].copy()
+    breaks["date"] = breaks["date"] - pd.Timedelta(days=1)
+    breaks[x] = breaks["date"] if x == "x" and pd.api.types.is_datetime64_any_dtype(frame[x]) else breaks[x]
+    breaks["value"] = float("nan")
+    return pd.concat([frame, breaks]).sort_values("date")
+
+
+def stars_frame(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> tuple[pd.DataFrame, list[str]]:
+    frame = best_source(star_observations(con, options.frameworks))
+    if options.start:
+        frame = frame[frame["date"] >= pd.Timestamp(options.start)]
+    if options.end:
+        frame = frame[frame["date"] <= pd.Timestamp(options.end)]
+    return apply_view(frame, options.view, options.frameworks)
+
+
+@chart("github-stars", "GitHub stars over time", page="github")
+def stars_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
+    frame, notes = stars_frame(con, options)
+    title = "GitHub stars" + ("" if options.view == "absolute" else f" ({options.transform_label()})")
+    y_title = {"share": "share of chosen total", "indexed": "index (first point = 100)", "monthly": "stars added per month"}.get(options.view, "stars")
+    if frame.empty:
+        fig = empty_figure("No star data for the chosen frameworks and range.", options)
+        return ChartResult(fig, frame, title, [], "no data", options.transform_label(), notes)
+    fig = go.Figure()
+    for fid in options.frameworks:
+        points = frame[frame["framework"] == fid]
+        if points.empty:
+            continue
+        drawn = with_gaps(points) if options.view != "aligned" else points
+        source_label = drawn["source"].map(lambda s: SOURCE_LABELS.get(s, s) if isinstance(s, str) else "")
+        value_fmt = "%{y:.1%}" if options.view == "share" else "%{y:,.0f}"
+        fig.add_trace(
+            go.Scatter(
+                x=drawn["x"], y=drawn["value"], name=registry.display_name(fid), mode="lines+markers" if len(points) < 40 else "lines",
+                line={"color": color(fid)}, marker={"size": 4}, connectgaps=False,
+                customdata=list(zip(drawn["date"].dt.strftime("%Y-%m-%d"), source_label, strict=True)),
+                hovertemplate=f"<b>{registry.display_name(fid)}</b><br>%{{customdata[0]}}<br>{value_fmt}<br>%{{customdata[1]}}<extra></extra>",
+            )
+        )
+    style(fig, title, options, y_title)
+    if options.view == "share":
+        fig.update_yaxes(tickformat=".0%")
+    if options.view == "aligned":
+        fig.update_xaxes(title="days since first data point")
+    sources = sorted({SOURCE_LABELS.get(s, s) for s in frame["source"].dropna()})
+    data = frame[["date", "x", "framework", "value", "source", "subject", "citation"]].reset_index(drop=True)
+    return ChartResult(fig, data, title, sources, as_of(frame["date"]), options.transform_label(), notes)
+
+
+def latest_counts(con: duckdb.DuckDBPyConnection, metric: str = "github_stars") -> pd.DataFrame:
+    """Latest point per framework (best source), with its date and source."""
+    frame = best_source(star_observations(con, registry.ids(), metric))
+    if frame.empty:
+        return frame
+    return frame.sort_values("date").groupby("framework", as_index=False).last()
+
+
+def value_at(con: duckdb.DuckDBPyConnection, framework: str, when: dt.date, metric: str = "github_stars") -> pd.Series | None:
+    """The stored point closest to `when` (best source), or None."""
+    frame = best_source(star_observations(con, [framework], metric))
+    if frame.empty:
+        return None
+    idx = (frame["date"] - pd.Timestamp(when)).abs().idxmin()
+    return frame.loc[idx]

@@ -1,0 +1,60 @@
+"""The embedded, cited snapshot (data/snapshot/) loaded as source `snapshot`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import duckdb
+
+from pulse import db, registry, store
+from pulse.config import SNAPSHOT_DIR, display_path
+from pulse.errors import PulseError
+
+NAME = "snapshot"
+DESCRIPTION = "Embedded, cited figures in data/snapshot/ (monthly GitHub stars, claims ledger)"
+CADENCE = dt.timedelta(days=3650)  # static: never stale
+
+STARS_FILE = "github_stars_monthly.csv"
+CLAIMS_FILE = "claims.csv"
+
+log = logging.getLogger(__name__)
+
+
+def read_stars(con: duckdb.DuckDBPyConnection, snapshot_dir: Path):
+    """Monthly star counts as observation rows (DataFrame)."""
+    path = snapshot_dir / STARS_FILE
+    frame = con.execute(
+        "SELECT CAST(date AS DATE) AS date, framework, repo, CAST(stars AS DOUBLE) AS stars, source "
+        "FROM read_csv(?, header = true, all_varchar = true)",
+        [str(path)],
+    ).df()
+    unknown = sorted(set(frame["framework"]) - set(registry.ids()))
+    if unknown:
+        raise PulseError(f"{path} names frameworks the registry does not list: {', '.join(unknown)}.", "Add them to pulse/frameworks.toml.")
+    return frame.rename(columns={"stars": "value", "repo": "subject", "source": "citation"}).assign(
+        source=NAME, metric="github_stars", variant="", raw_file=display_path(path)
+    )
+
+
+def load_claims(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> int:
+    path = snapshot_dir / CLAIMS_FILE
+    con.execute("DELETE FROM claims")
+    con.execute(
+        "INSERT INTO claims SELECT id, claim, source, source_date, metric, subject, TRY_CAST(value AS DOUBLE), unit, kind, note "
+        "FROM read_csv(?, header = true, all_varchar = true)",
+        [str(path)],
+    )
+    return con.execute("SELECT count(*) FROM claims").fetchone()[0]
+
+
+def run(db_path: Path, snapshot_dir: Path = SNAPSHOT_DIR) -> store.Run:
+    """(Re)load the snapshot into the database; idempotent."""
+    with store.tracked_run(db_path, NAME) as run_:
+        with db.write_session(db_path) as con:
+            stars = read_stars(con, snapshot_dir)
+            run_.rows = store.upsert_observations(con, stars, run_id=run_.run_id)
+            run_.detail = {"claims": load_claims(con, snapshot_dir), "files": [STARS_FILE, CLAIMS_FILE]}
+            run_.finish(con)
+    return run_

@@ -1,0 +1,173 @@
+"""The `pulse` command line: `pulse --help` lists the commands; each has an example."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from pulse import __version__, config
+from pulse.errors import PulseError
+
+# Modules that add commands: each defines register(main, ingest).
+COMMAND_MODULES: list[str] = []
+
+
+class PulseGroup(click.Group):
+    """A group that turns expected failures (PulseError) into clean one-line errors."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PulseError as exc:
+            raise click.ClickException(config.redact(str(exc))) from None
+
+
+def db_option(func):
+    """Shared --db option (else $PULSE_DB, else data/pulse.duckdb)."""
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Database file (default: $PULSE_DB or data/pulse.duckdb).",
+    )(func)
+
+
+def resolve_db(db: Path | None) -> Path:
+    return config.db_path(db)
+
+
+@click.group(cls=PulseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pulse")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
+def main(verbose: bool) -> None:
+    """Framework Pulse: adoption signals for deep-learning frameworks.
+
+    \b
+    Example:
+        pulse db init && pulse serve
+    """
+    config.configure_logging(logging.INFO if verbose else logging.WARNING)
+
+
+@main.group(cls=PulseGroup)
+def db() -> None:
+    """Create and inspect the DuckDB database.
+
+    \b
+    Example:
+        pulse db info --db /tmp/pulse.duckdb
+    """
+
+
+@db.command("init")
+@db_option
+def db_init(db: Path | None) -> None:
+    """Build (or refresh) the database from the embedded snapshot; idempotent.
+
+    \b
+    Example:
+        pulse db init --db data/pulse.duckdb
+    """
+    from ingest import snapshot
+
+    path = resolve_db(db)
+    run = snapshot.run(path)
+    click.echo(f"{path}: loaded {run.rows} snapshot observations and {run.detail.get('claims', 0)} claims.")
+
+
+@db.command("info")
+@db_option
+def db_info(db: Path | None) -> None:
+    """Print tables, row counts and first/last date per source.
+
+    \b
+    Example:
+        pulse db info
+    """
+    from analytics import inventory
+    from pulse import db as database
+
+    path = resolve_db(db)
+    con = database.open_read(path)
+    try:
+        click.echo(f"Database: {path}")
+        click.echo(f"Schema versions: {', '.join(map(str, sorted(database.applied_versions(con)))) or 'none'}")
+        click.echo("\nTables:")
+        for name, rows in inventory.table_counts(con):
+            click.echo(f"  {name:<28} {rows:>10,} rows")
+        click.echo("\nSources:")
+        frame = inventory.source_summary(con)
+        if frame.empty:
+            click.echo("  (no observations)")
+        for row in frame.itertuples(index=False):
+            click.echo(f"  {row.source:<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {str(row.last_ingest)[:19] if row.last_ingest is not None and str(row.last_ingest) != "NaT" else "never"}")
+    finally:
+        con.close()
+
+
+@main.command()
+@db_option
+@click.option("--port", type=int, default=8501, show_default=True, help="Port to serve on.")
+@click.option("--headless/--no-headless", default=True, show_default=True, help="Do not open a browser.")
+def serve(db: Path | None, port: int, headless: bool) -> None:
+    """Run the dashboard (Streamlit), building the database from the snapshot if absent.
+
+    \b
+    Example:
+        pulse serve --port 8501
+    """
+    from pulse.bootstrap import ensure_database
+
+    path = resolve_db(db)
+    ensure_database(path)
+    env = dict(os.environ, PULSE_DB=str(path))
+    app = config.PROJECT_ROOT / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+           "--server.headless", "true" if headless else "false"]
+    raise SystemExit(subprocess.call(cmd, env=env, cwd=config.PROJECT_ROOT))
+
+
+@main.group(cls=PulseGroup)
+def ingest() -> None:
+    """Pull data from a source into the database.
+
+    \b
+    Example:
+        pulse ingest snapshot
+    """
+
+
+@ingest.command("snapshot")
+@db_option
+def ingest_snapshot(db: Path | None) -> None:
+    """Load the embedded snapshot (same as `pulse db init`).
+
+    \b
+    Example:
+        pulse ingest snapshot --db data/pulse.duckdb
+    """
+    db_init.callback(db)
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(main, ingest)
+
+
+def iter_commands(group: click.Group = main, prefix: str = "pulse"):
+    """Every command path, e.g. 'pulse db init' (used by the help and README tests)."""
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        yield path, command
+        if isinstance(command, click.Group):
+            yield from iter_commands(command, path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""DuckDB access: short read-only connections, and writes into a staging copy swapped in atomically.
+
+Why a staging copy: DuckDB lets one process write a file and, while it writes, no other
+process read it. Writers therefore never open the live file: they copy it, write the copy,
+checkpoint, fsync and `os.replace` it over the live one. Readers (the dashboard) open the
+live file read-only and never wait; a writer killed at any point leaves the live file as it
+was; a full disk fails the copy, not the live file. A lock file serialises writers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from pulse import schema
+from pulse.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+_NOT_DUCKDB_MARKERS = ("not a valid duckdb database", "not a valid duckdb file", "file is not a duckdb", "failed to read database header", "invalid magic", "unable to read")
+
+
+def staging_path(path: Path) -> Path:
+    return path.with_name(path.name + ".staging")
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def version_token(path: Path) -> tuple[int, int, int] | None:
+    """Changes whenever a writer swaps in a new file; None when there is no file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _explain_open_error(path: Path, exc: Exception) -> DatabaseError:
+    text = str(exc)
+    lowered = text.lower()
+    if any(marker in lowered for marker in _NOT_DUCKDB_MARKERS) or "serialization" in lowered or "corrupt" in lowered:
+        return DatabaseError(
+            f"{path} is not a DuckDB database (or it is damaged); it was left untouched.",
+            "Move it away or point PULSE_DB / --db at another file, then run `pulse db init`.",
+        )
+    if "lock" in lowered:
+        return DatabaseError(
+            f"{path} is locked by another process that opened it for writing.",
+            "Stop that process (only Framework Pulse's staged writer should write this file) and retry.",
+        )
+    return DatabaseError(f"Cannot open database {path}: {text}", "Check the path and its permissions.")
+
+
+def open_read(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the live database; DatabaseError with advice when impossible."""
+    if not path.exists():
+        raise DatabaseError(f"No database at {path}.", "Run `pulse db init` to build it from the embedded snapshot.")
+    if path.is_dir():
+        raise DatabaseError(f"{path} is a directory, not a database file.", "Point PULSE_DB / --db at a file.")
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except (duckdb.Error, OSError) as exc:
+        raise _explain_open_error(path, exc) from exc
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return set()
+    return {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every pending migration; return the numbers applied (empty when up to date)."""
+    con.execute(schema.SCHEMA_VERSION_DDL)
+    done = []
+    for number, name, statements in schema.pending(applied_versions(con)):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in statements:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [number, name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        done.append(number)
+    return done
+
+
+def needs_migration(path: Path) -> bool:
+    con = open_read(path)
+    try:
+        return bool(schema.pending(applied_versions(con)))
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Exclusive lock serialising writers of `path`; the kernel frees it if the holder dies."""
+    lock_file = lock_path(path)
+    try:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                    raise DatabaseError(
+                        f"Another writer (pid {holder}) holds {lock_file}.",
+                        "Wait for it to finish, or retry later.",
+                    ) from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _unwritable(path: Path, exc: OSError) -> DatabaseError:
+    if exc.errno == errno.ENOSPC:
+        return DatabaseError(
+            f"The disk holding {path} is full; the database was left as it was.",
+            "Free some space and run the command again.",
+        )
+    return DatabaseError(
+        f"Cannot write next to {path} ({exc.strerror or exc}); the database was left as it was.",
+        "Point PULSE_DB / --db at a writable location, or fix the directory's permissions.",
+    )
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection on a staging copy of `path`, swapped in atomically on success.
+
+    On any exception the staging copy is discarded and the live file is untouched.
+    """
+    if path.exists():
+        # Refuse before copying: a damaged or foreign file must never be replaced.
+        open_read(path).close()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+    with writer_lock(path, lock_timeout):
+        staging = staging_path(path)
+        for leftover in (staging, Path(str(staging) + ".wal")):
+            leftover.unlink(missing_ok=True)
+        try:
+            if path.exists():
+                shutil.copyfile(path, staging)
+            con = duckdb.connect(str(staging))
+        except OSError as exc:
+            staging.unlink(missing_ok=True)
+            raise _unwritable(path, exc) from exc
+        except duckdb.Error as exc:
+            staging.unlink(missing_ok=True)
+            if "no space" in str(exc).lower():
+                raise _unwritable(path, OSError(errno.ENOSPC, "No space left on device")) from exc
+            raise _explain_open_error(path, exc) from exc
+        try:
+            migrate(con)
+            yield con
+            con.execute("CHECKPOINT")
+            con.close()
+            with open(staging, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(staging, path)
+            _fsync_dir(path.parent)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                con.close()
+            staging.unlink(missing_ok=True)
+            Path(str(staging) + ".wal").unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _unwritable(path, exc) from exc
+            if isinstance(exc, duckdb.Error) and "no space" in str(exc).lower():
+                raise _unwritable(path, OSError(errno.ENOSPC, "No space left on device")) from exc
+            raise
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0]
+    )

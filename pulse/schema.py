@@ -1,0 +1,77 @@
+"""The database schema, in one place: numbered migrations applied once each, in order.
+
+Numbers are spaced so that each part of the project owns a range (core 1-9, github 10-19,
+trends 20-29, paperswithcode 30-39, huggingface 40-49, probe 50-59, runner 60-69,
+export 70-79). `schema_version` records every applied number, so applying is idempotent.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "core tables: observations, ingest_runs, claims",
+        [
+            """
+            CREATE TABLE IF NOT EXISTS observations (
+                source       VARCHAR   NOT NULL,  -- where the number came from: snapshot, github, trends, ...
+                framework    VARCHAR   NOT NULL,  -- registry id (or the source's own name when unmapped)
+                metric       VARCHAR   NOT NULL,  -- see docs/metrics.md
+                variant      VARCHAR   NOT NULL DEFAULT '',  -- e.g. share base, geo/timeframe; '' when none
+                date         DATE      NOT NULL,
+                value        DOUBLE    NOT NULL,
+                subject      VARCHAR,             -- what was measured: repo, search term, tag
+                retrieved_at TIMESTAMP NOT NULL,
+                run_id       VARCHAR,
+                citation     VARCHAR,             -- URL or reference a user can follow
+                raw_file     VARCHAR,             -- raw response/file kept for replay
+                detail       VARCHAR,             -- JSON text with source-specific provenance
+                PRIMARY KEY (source, framework, metric, variant, date)
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ingest_runs (
+                run_id      VARCHAR PRIMARY KEY,
+                source      VARCHAR   NOT NULL,
+                started_at  TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP,
+                status      VARCHAR   NOT NULL,  -- running, ok, partial, failed
+                rows        INTEGER,
+                requests    INTEGER,
+                error       VARCHAR,
+                detail      VARCHAR               -- JSON text
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS claims (
+                id          VARCHAR PRIMARY KEY,
+                claim       VARCHAR NOT NULL,
+                source      VARCHAR NOT NULL,
+                source_date VARCHAR,
+                metric      VARCHAR,
+                subject     VARCHAR,
+                value       DOUBLE,
+                unit        VARCHAR,
+                kind        VARCHAR,
+                note        VARCHAR
+            )
+            """,
+        ],
+    ),
+]
+
+SCHEMA_VERSION_DDL = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       VARCHAR NOT NULL,
+    applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+)
+"""
+
+
+def latest_version() -> int:
+    return max(number for number, _, _ in MIGRATIONS)
+
+
+def pending(applied: set[int]) -> list[tuple[int, str, list[str]]]:
+    return [m for m in sorted(MIGRATIONS) if m[0] not in applied]

@@ -1,0 +1,44 @@
+"""Shared fixtures: real DuckDB files in temp dirs, isolation from the network and secrets."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pulse import config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+_SNAPSHOT_CACHE: dict[str, Path] = {}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test sees real tokens, the real database, or a real API base URL."""
+    for name in ("GITHUB_TOKEN", "HF_TOKEN", "PULSE_DB", "PULSE_ALLOW_PROBE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9/unset-github")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/unset-hf")
+    monkeypatch.setenv("PULSE_RAW_DIR", str(tmp_path / "raw"))
+    monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "no-secrets.toml")
+
+
+@pytest.fixture
+def db_file(tmp_path) -> Path:
+    """Path for a fresh database file (not created)."""
+    return tmp_path / "pulse.duckdb"
+
+
+@pytest.fixture
+def snapshot_db(tmp_path, tmp_path_factory) -> Path:
+    """A database built from the embedded snapshot (built once per session, copied per test)."""
+    if "db" not in _SNAPSHOT_CACHE:
+        from ingest import snapshot
+
+        built = tmp_path_factory.mktemp("snapshot") / "snapshot.duckdb"
+        snapshot.run(built)
+        _SNAPSHOT_CACHE["db"] = built
+    target = tmp_path / "pulse.duckdb"
+    shutil.copyfile(_SNAPSHOT_CACHE["db"], target)
+    return target
