@@ -177,3 +177,66 @@ def value_at(con: duckdb.DuckDBPyConnection, framework: str, when: dt.date, metr
         return None
     idx = (frame["date"] - pd.Timestamp(when)).abs().idxmin()
     return frame.loc[idx]
+
+
+# --- Claim checks ---------------------------------------------------------------------------
+
+from analytics import claims as _claims  # noqa: E402  (registration only)
+
+
+def _claim_year(claim: dict) -> int | None:
+    text = str(claim.get("source_date") or "")
+    return int(text[:4]) if text[:4].isdigit() else None
+
+
+@_claims.checks("seed-stars-2022")
+def check_star_ratio(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
+    """'TensorFlow has ~3x PyTorch's stars (165K vs 56.4k)': find the stored month that matches."""
+    frame = best_source(star_observations(con, ["tensorflow", "pytorch"]))
+    wide = frame.pivot_table(index="date", columns="framework", values="value", aggfunc="last").dropna()
+    if wide.empty or not {"tensorflow", "pytorch"} <= set(wide.columns):
+        return _claims.not_checkable(claim)
+    year = _claim_year(claim)
+    candidates = wide[wide.index.year == year] if year else wide
+    if candidates.empty:
+        return _claims.not_checkable(claim, f"No star counts stored for {year}.")
+    # The month whose TensorFlow count is closest to the quoted 165K.
+    quoted_tf = float(claim["value"])
+    when = (candidates["tensorflow"] - quoted_tf).abs().idxmin()
+    tf, pt = candidates.loc[when, "tensorflow"], candidates.loc[when, "pytorch"]
+    ratio = tf / pt
+    latest = wide.index.max()
+    today_ratio = wide.loc[latest, "tensorflow"] / wide.loc[latest, "pytorch"]
+    status = _claims.SUPPORTED if abs(ratio - 3) <= 0.25 else _claims.CONTRADICTED
+    if status == _claims.SUPPORTED and today_ratio < 2.5:
+        status = _claims.OUTDATED
+    return _claims.Verdict(
+        status,
+        measured=f"TensorFlow {tf:,.0f} vs PyTorch {pt:,.0f}: ratio {ratio:.2f}",
+        as_of=str(when.date()),
+        today=f"ratio {today_ratio:.2f} on {latest.date()} (TensorFlow {wide.loc[latest, 'tensorflow']:,.0f}, PyTorch {wide.loc[latest, 'pytorch']:,.0f})",
+        basis="github_stars, best source per date (exact history over snapshot)",
+        value=round(ratio, 2),
+    )
+
+
+@_claims.checks("seed-stars-2022-pt")
+def check_star_count(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
+    """A quoted star count for one framework: the stored count in that year closest to it."""
+    framework = claim["subject"]
+    frame = best_source(star_observations(con, [framework]))
+    year = _claim_year(claim)
+    candidates = frame[frame["date"].dt.year == year] if year else frame
+    if candidates.empty:
+        return _claims.not_checkable(claim)
+    quoted = float(claim["value"])
+    row = candidates.loc[(candidates["value"] - quoted).abs().idxmin()]
+    latest = frame.loc[frame["date"].idxmax()]
+    return _claims.Verdict(
+        _claims.relative_verdict(row["value"], quoted, 0.02),
+        measured=f"{row['value']:,.0f} stars",
+        as_of=str(row["date"].date()),
+        today=f"{latest['value']:,.0f} stars on {latest['date'].date()}",
+        basis=f"github_stars ({SOURCE_LABELS.get(row['source'], row['source'])})",
+        value=float(row["value"]),
+    )
