@@ -95,6 +95,13 @@ def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise duckdb.IOException(f"{path} is shorter than its header says: not a valid DuckDB file (truncated)")
 
 
+def read_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor (for another thread) on a connection from open_read, reading the same file."""
+    cursor = con.cursor()
+    cursor.execute("USE pulse")
+    return cursor
+
+
 def _sql_literal(path: Path) -> str:
     return str(path).replace("'", "''")
 
