@@ -225,20 +225,22 @@ def check_gap(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
     if at_end is None:
         return _claims.not_checkable(claim, "The chosen request has no PyTorch and TensorFlow points near the window's end.")
     begin = max(start, wide.index.min())
-    at_start = _mean_between(wide, begin, begin + pd.DateOffset(months=WINDOW_MONTHS))
+    begin_hi = begin + pd.DateOffset(months=WINDOW_MONTHS) - pd.Timedelta(days=1)
+    at_start = _mean_between(wide, begin, begin_hi)
     ratio = at_end["pytorch"] / at_end["tensorflow"] if at_end["tensorflow"] > 0 else float("inf")
     status = _claims.SUPPORTED if ratio >= 1 else _claims.CONTRADICTED
     measured = f"{_fmt(end_lo, end)}: PyTorch {at_end['pytorch']:.1f} vs TensorFlow {at_end['tensorflow']:.1f} (ratio {ratio:.2f})"
     if at_start is not None:
-        measured += f"; {_fmt(begin, begin + pd.DateOffset(months=WINDOW_MONTHS))}: PyTorch {at_start['pytorch']:.1f} vs TensorFlow {at_start['tensorflow']:.1f}"
+        measured += f"; {_fmt(begin, begin_hi)}: PyTorch {at_start['pytorch']:.1f} vs TensorFlow {at_start['tensorflow']:.1f}"
         if at_start["pytorch"] >= at_start["tensorflow"] and status == _claims.SUPPORTED:
             status = _claims.PARTLY
             measured += " (PyTorch was already level at the start: there was no gap to close in this request)"
     if begin > start + pd.Timedelta(days=31):
         measured += f". This request starts {begin.date()}, after the claim's window start {start.date()}"
     latest = wide.index.max()
-    now = _mean_between(wide, latest - pd.DateOffset(months=WINDOW_MONTHS), latest)
-    today = f"{_fmt(latest - pd.DateOffset(months=WINDOW_MONTHS), latest)}: PyTorch {now['pytorch']:.1f} vs TensorFlow {now['tensorflow']:.1f}" if latest > end else ""
+    recent = latest - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
+    now = _mean_between(wide, recent, latest)
+    today = f"{_fmt(recent, latest)}: PyTorch {now['pytorch']:.1f} vs TensorFlow {now['tensorflow']:.1f}" if latest > end else ""
     return _claims.Verdict(status, measured=measured, as_of=str(end.date()), today=today,
                            basis=_basis(request, f"{WINDOW_MONTHS} months at each end of the window"), value=round(ratio, 2))
 
@@ -257,7 +259,7 @@ def check_neck(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
         return _claims.not_checkable(claim, "The newest request has no common PyTorch and TensorFlow points.")
     monthly = wide.resample("MS").mean().rolling(WINDOW_MONTHS).mean().dropna()
     latest = wide.index.max()
-    lo = latest - pd.DateOffset(months=WINDOW_MONTHS)
+    lo = latest - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
     now = _mean_between(wide, lo, latest)
 
     def closeness(row: pd.Series) -> float:
