@@ -127,6 +127,7 @@ class Fetched:
     statuses: dict[int, int] = field(default_factory=dict)
     waited: float = 0.0
     raw: list[dict] = field(default_factory=list)
+    retrieved_at: dt.datetime | None = None
 
 
 def _retry_after(exc) -> float | None:
@@ -219,7 +220,46 @@ def fetch_interest(terms: list[str], geo: str = "", timeframe: str = DEFAULT_TIM
                 raise SourceError(f"Cannot choose an anchor term: {exc}.", "Put a frequently searched framework first.") from None
             pending = trends_scale.next_batches(terms, result.anchor)
     result.waited = backoff.waited
+    result.retrieved_at = store.utcnow()
     return result
+
+
+def _frame_from_body(body: dict, terms: list[str]) -> pd.DataFrame:
+    """What pytrends' interest_over_time builds from a multiline body (for replays)."""
+    points = body.get("default", {}).get("timelineData", [])
+    if not points:
+        return pd.DataFrame()
+    index = pd.to_datetime([float(p["time"]) for p in points], unit="s")
+    frame = pd.DataFrame([p["value"] for p in points], index=index, columns=terms).astype(int)
+    frame["isPartial"] = [bool(p.get("isPartial", False)) for p in points]
+    return frame
+
+
+def replay(path: Path) -> Fetched:
+    """Rebuild a fetch from a raw file kept by keep_raw (no network): for debugging and re-loads."""
+    try:
+        saved = json.loads(Path(path).read_text())
+        fetched = Fetched(saved["terms"], saved["geo"], saved["timeframe"])
+        fetched.retrieved_at = dt.datetime.fromisoformat(saved["retrieved_at"])
+        by_request: dict[int, dict] = {}
+        for item in saved["responses"]:
+            slot = by_request.setdefault(item["request"], {})
+            if item["url"].endswith("/explore"):
+                slot["terms"] = [c["keyword"] for c in json.loads(item["params"]["req"])["comparisonItem"]]
+            elif item["url"].endswith("/multiline"):
+                slot["body"] = item["body"]
+        for number in sorted(by_request):
+            slot = by_request[number]
+            frame = _frame_from_body(slot["body"], slot["terms"])
+            fetched.batches.append(_batch_from(frame, slot["body"], slot["terms"], number))
+    except FileNotFoundError:
+        raise SourceError(f"Cannot replay {path}: no such file.", "Pass a file from PULSE_RAW_DIR/trends/.") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SourceError(f"Cannot replay {path}: it is not a raw Trends file kept by `pulse ingest trends` ({type(exc).__name__}: {exc}).",
+                          "Pass a file from PULSE_RAW_DIR/trends/.") from None
+    if len(fetched.batches) > 1:
+        fetched.anchor = trends_scale.pick_anchor(fetched.batches[0])
+    return fetched
 
 
 def keep_raw(fetched: Fetched, run_id: str) -> Path:
@@ -227,7 +267,8 @@ def keep_raw(fetched: Fetched, run_id: str) -> Path:
     folder = config.raw_dir() / NAME
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{dt.date.today().isoformat()}-{run_id}.json"
-    payload = {"terms": fetched.terms, "geo": fetched.geo, "timeframe": fetched.timeframe, "responses": fetched.raw}
+    payload = {"terms": fetched.terms, "geo": fetched.geo, "timeframe": fetched.timeframe,
+               "retrieved_at": (fetched.retrieved_at or store.utcnow()).isoformat(), "responses": fetched.raw}
     path.write_text(json.dumps(payload, default=str))
     return path
 
@@ -237,7 +278,8 @@ def save(con, fetched: Fetched, run: store.Run, raw_file: Path, term_ids: dict[s
     stitched = trends_scale.stitch(fetched.batches, fetched.anchor)
     ids = [term_ids[t] for t in fetched.terms]
     variant = trends_store.variant_for(fetched.geo, fetched.timeframe, ids)
-    as_of = store.utcnow().date().isoformat()
+    retrieved_at = fetched.retrieved_at or store.utcnow()
+    as_of = retrieved_at.date().isoformat()
     detail = {"route": "pytrends", "geo": trends_store.geo_label(fetched.geo), "timeframe": fetched.timeframe,
               "terms": fetched.terms, "anchor": stitched.anchor, "as_of": as_of, "batches": len(fetched.batches)}
     per_term = {t: {"batch": stitched.batch_of[t], "factor": round(stitched.factors[t], 6)} for t in stitched.values.columns}
@@ -249,7 +291,7 @@ def save(con, fetched: Fetched, run: store.Run, raw_file: Path, term_ids: dict[s
     )
     run.detail.update({"variant": variant, "anchor": stitched.anchor, "unscaled": stitched.unscaled,
                        "statuses": fetched.statuses, "waited_s": round(fetched.waited, 1)})
-    return trends_store.replace_variant(con, frame, run.run_id) if not frame.empty else 0
+    return trends_store.replace_variant(con, frame, run.run_id, retrieved_at) if not frame.empty else 0
 
 
 def terms_for(framework_ids: list[str] | None) -> dict[str, str]:
@@ -265,17 +307,31 @@ def terms_for(framework_ids: list[str] | None) -> dict[str, str]:
 
 
 def run(db_path: Path, timeframe: str = DEFAULT_TIMEFRAME, geo: str = "", frameworks: list[str] | None = None,
-        backoff: Backoff | None = None) -> store.Run:
-    """Fetch, stitch and store one request (default: every framework, worldwide, 5 years)."""
-    term_ids = terms_for(frameworks)
+        backoff: Backoff | None = None, replay_file: Path | None = None) -> store.Run:
+    """Fetch, stitch and store one request (default: every framework, worldwide, 5 years).
+
+    With `replay_file` (a raw file kept by an earlier run) nothing is fetched: it is re-loaded.
+    """
+    if replay_file is not None:
+        fetched = replay(replay_file)
+        term_ids = {t: fid for t, fid in registry.by_key("trends").items()}
+        term_ids = {t: term_ids[t.lower()] for t in fetched.terms if t.lower() in term_ids}
+        if len(term_ids) < len(fetched.terms):
+            raise SourceError(f"Cannot replay {replay_file}: some terms no longer map to a framework.", "Check pulse/frameworks.toml.")
+    else:
+        term_ids = terms_for(frameworks)
     with store.tracked_run(db_path, NAME) as run_:
-        fetched = Fetched(list(term_ids), geo, timeframe)
-        try:
-            fetch_interest(list(term_ids), geo, timeframe, backoff=backoff, result=fetched)
-        finally:
-            run_.requests = fetched.requests
-            run_.detail.update({"statuses": fetched.statuses, "waited_s": round(fetched.waited, 1)})
-        raw_file = keep_raw(fetched, run_.run_id)
+        if replay_file is not None:
+            raw_file = Path(replay_file)
+            run_.detail["replayed"] = config.display_path(raw_file)
+        else:
+            fetched = Fetched(list(term_ids), geo, timeframe)
+            try:
+                fetch_interest(list(term_ids), geo, timeframe, backoff=backoff, result=fetched)
+            finally:
+                run_.requests = fetched.requests
+                run_.detail.update({"statuses": fetched.statuses, "waited_s": round(fetched.waited, 1)})
+            raw_file = keep_raw(fetched, run_.run_id)
         with db.write_session(db_path) as con:
             run_.rows = save(con, fetched, run_, raw_file, term_ids)
             unscaled = run_.detail.get("unscaled") or []

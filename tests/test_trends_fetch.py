@@ -262,3 +262,43 @@ def test_backoff_waits_grow_and_respect_the_cap():
     assert waits[0] >= 5 and waits[1] >= 10 and waits[2] >= 20
     assert sum(waits) <= 100 and len(waits) < 9
     assert dt.timedelta(seconds=clock.now) <= dt.timedelta(seconds=100)
+
+
+@responses.activate
+def test_replay_reloads_a_kept_raw_file_without_network(db_file, tmp_path):
+    from pulse.cli import main
+
+    add_cookie(responses)
+    add_ok(responses)
+    trends.run(db_file, timeframe="2022-01-02 2022-03-26", frameworks=["pytorch", "tensorflow"], backoff=make_backoff(FakeClock()))
+    first = stored(db_file)
+    raw = Path(first.iloc[0]["raw_file"])
+    other = tmp_path / "replayed.duckdb"
+    calls = len(responses.calls)
+    result = CliRunner().invoke(main, ["ingest", "trends", "--db", str(other), "--replay", str(raw)])
+    assert result.exit_code == 0, result.output
+    assert "stored 24 Google Trends points (world|2022-01-02 2022-03-26|pytorch+tensorflow) replayed from" in result.output
+    assert len(responses.calls) == calls  # nothing fetched
+    again = stored(other)
+    cols = ["framework", "variant", "date", "value", "subject", "citation", "raw_file", "retrieved_at"]
+    pd.testing.assert_frame_equal(first[cols], again[cols])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    failed = CliRunner().invoke(main, ["ingest", "trends", "--db", str(other), "--replay", str(bad)])
+    assert failed.exit_code == 1 and "is not a raw Trends file" in failed.output
+
+
+@responses.activate
+def test_no_secret_travels_to_google_or_into_storage(db_file, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_synthetic_secret_value_123")
+    monkeypatch.setenv("HF_TOKEN", "hf_synthetic_secret_value_456")
+    add_cookie(responses)
+    add_ok(responses)
+    trends.run(db_file, timeframe="2022-01-02 2022-03-26", frameworks=["pytorch", "tensorflow"], backoff=make_backoff(FakeClock()))
+    rows = stored(db_file)
+    raw_text = Path(rows.iloc[0]["raw_file"]).read_text()
+    for secret in ("ghp_synthetic_secret_value_123", "hf_synthetic_secret_value_456"):
+        for call in responses.calls:
+            assert secret not in str(call.request.headers) and secret not in call.request.url
+        assert secret not in raw_text and secret not in rows.to_csv()
+        assert secret not in runs(db_file).to_csv()

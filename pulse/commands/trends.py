@@ -17,7 +17,9 @@ def register(main: click.Group, ingest: click.Group) -> None:
     @click.option("--geo", default="", help="Country code such as US or DE (default: worldwide).")
     @click.option("--framework", "frameworks", multiple=True, metavar="ID",
                   help="Framework id (repeatable; default: every framework with a Trends term).")
-    def ingest_trends(db: Path | None, timeframe: str, geo: str, frameworks: tuple[str, ...]) -> None:
+    @click.option("--replay", "replay_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+                  help="Re-load a raw file kept by an earlier run (PULSE_RAW_DIR/trends/...) instead of fetching.")
+    def ingest_trends(db: Path | None, timeframe: str, geo: str, frameworks: tuple[str, ...], replay_file: Path | None) -> None:
         """Fetch Google Trends search interest with pytrends and store it on one scale.
 
         More than 5 terms are requested in batches sharing an anchor term and stitched onto one
@@ -27,13 +29,16 @@ def register(main: click.Group, ingest: click.Group) -> None:
         \b
         Example:
             pulse ingest trends --timeframe "today 5-y" --geo US --framework pytorch --framework tensorflow
+            pulse ingest trends --replay data/raw/trends/2026-11-23-0123456789ab.json
         """
         from ingest import trends
 
         path = resolve_db(db)
-        run = trends.run(path, timeframe=timeframe, geo=geo.strip().upper(), frameworks=list(frameworks) or None)
+        run = trends.run(path, timeframe=timeframe, geo=geo.strip().upper(), frameworks=list(frameworks) or None,
+                         replay_file=replay_file)
         variant = run.detail.get("variant", "")
-        click.echo(f"{path}: stored {run.rows} Google Trends points ({variant}) from {run.requests} requests.")
+        how = f"replayed from {replay_file}" if replay_file else f"from {run.requests} requests"
+        click.echo(f"{path}: stored {run.rows} Google Trends points ({variant}) {how}.")
         if run.status == "partial":
             click.echo(f"Warning: {run.error}", err=True)
 
