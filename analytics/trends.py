@@ -80,12 +80,13 @@ def interest(con: duckdb.DuckDBPyConnection, request: pd.Series, frameworks: lis
              start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
     """The request's points for these frameworks (date, framework, value, subject, below_one, ...)."""
     frame = con.execute(
-        "SELECT date, framework, value, subject, source, variant, citation, retrieved_at, detail FROM observations "
+        "SELECT date, framework, value, subject, source, variant, citation, retrieved_at, "
+        # detail is JSON written with json.dumps defaults (store.py), so this text is exact
+        """coalesce(detail LIKE '%"below_one": true%', false) AS below_one FROM observations """
         "WHERE metric = ? AND source = ? AND variant = ? AND list_contains(?, framework) ORDER BY framework, date",
         [METRIC, request["source"], request["variant"], frameworks],
     ).df()
     frame["date"] = pd.to_datetime(frame["date"])
-    frame["below_one"] = frame.pop("detail").map(lambda d: bool(_parse(d).get("below_one")))
     if start:
         frame = frame[frame["date"] >= pd.Timestamp(start)]
     if end:

@@ -24,6 +24,11 @@ def stored_requests(_con, version):
     return trends.requests_frame(_con)
 
 
+@st.cache_data(ttl=600, show_spinner=False, max_entries=32, hash_funcs={ChartOptions: repr})
+def chart_result(_con, version, name, options):
+    return catalog()[name].builder(_con, options)
+
+
 con = connection()
 requests = stored_requests(con, data_version())
 frameworks = framework_filter()
@@ -48,9 +53,8 @@ else:
             f"{len(request['frameworks'])} frameworks, retrieved {request['as_of']} "
             f"({trends.SOURCE_LABELS.get(request['source'], request['source'])}). 100 = the highest point of any term in this "
             "request; numbers from different requests are on different scales and are never mixed here.")
-    charts = catalog()
-    show_chart(charts["trends-interest"].builder(con, options), key="trends_interest")
-    show_chart(charts["trends-share"].builder(con, options), key="trends_share")
+    for name in ("trends-interest", "trends-share"):
+        show_chart(chart_result(con, data_version(), name, options), key=name.replace("-", "_"))
 
 with st.expander("Import a CSV downloaded from Google Trends", expanded=requests.empty):
     st.markdown("On trends.google.com, compare up to 5 framework names, then use the download button on the "

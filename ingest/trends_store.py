@@ -60,22 +60,23 @@ def rows(
     partial_dates: set | None = None,
 ) -> pd.DataFrame:
     """Observation rows from a wide frame (index = dates, one column per term)."""
-    out = []
-    for term, series in values.items():
-        extra = (per_term_detail or {}).get(term, {})
-        for date, value in series.dropna().items():
-            day = pd.Timestamp(date).date()
-            flags = {}
-            if bool(below_one.at[date, term]) if term in below_one and date in below_one.index else False:
-                flags["below_one"] = True
-            if partial_dates and day in partial_dates:
-                flags["partial"] = True
-            out.append({
-                "source": source, "framework": term_ids[term], "metric": METRIC, "variant": variant,
-                "date": day, "value": float(value), "subject": term, "citation": citation,
-                "raw_file": raw_file, "detail": {**detail, **extra, **flags},
-            })
-    return pd.DataFrame(out)
+    if values.empty:
+        return pd.DataFrame()
+    long = values.rename_axis("date").reset_index().melt(id_vars="date", var_name="subject", value_name="value").dropna(subset=["value"])
+    flags = below_one.reindex(index=values.index, columns=values.columns).fillna(False).astype(bool)
+    long["below_one"] = flags.rename_axis("date").reset_index().melt(id_vars="date", var_name="subject", value_name="b").loc[long.index, "b"]
+    long["date"] = pd.to_datetime(long["date"]).dt.date
+    partial = set(partial_dates or ())
+
+    def row_detail(subject: str, below: bool, day) -> dict:
+        flags = ({"below_one": True} if below else {}) | ({"partial": True} if day in partial else {})
+        return {**detail, **(per_term_detail or {}).get(subject, {}), **flags}
+
+    long["detail"] = [row_detail(t, b, d) for t, b, d in zip(long["subject"], long["below_one"], long["date"], strict=True)]
+    return long.drop(columns="below_one").assign(
+        source=source, framework=long["subject"].map(term_ids), metric=METRIC, variant=variant,
+        citation=citation, raw_file=raw_file, value=long["value"].astype(float),
+    ).reset_index(drop=True)
 
 
 def replace_variant(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, run_id: str, retrieved_at: dt.datetime | None = None) -> int:
