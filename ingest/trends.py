@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import requests
+from pytrends.exceptions import ResponseError, TooManyRequestsError
 
 from ingest import trends_scale, trends_store
 from pulse import config, db, registry, store
@@ -130,6 +131,26 @@ class Fetched:
     retrieved_at: dt.datetime | None = None
 
 
+def _where(terms: list[str], geo: str, timeframe: str) -> str:
+    return f"Google Trends ({', '.join(terms)}; {trends_store.geo_label(geo)}, {timeframe})"
+
+
+def _source_error(exc: Exception, where: str, base: str, hint: str) -> SourceError:
+    """A user-facing error for everything but 429 (which is retried)."""
+    if isinstance(exc, ResponseError):
+        response = exc.response
+        status = getattr(response, "status_code", "?")
+        kind = response.headers.get("Content-Type", "") if response is not None else ""
+        if status == 200 and "html" in kind:
+            return SourceError(f"{where} answered with a web page instead of data (a consent or robot check).", hint)
+        return SourceError(f"{where} answered HTTP {status}.", hint)
+    if isinstance(exc, requests.RequestException):
+        return SourceError(f"Could not reach {where} at {base}: {type(exc).__name__}.",
+                           "Check the network (or PULSE_TRENDS_URL), then retry.")
+    return SourceError(f"{where} answered with a body pytrends cannot parse ({type(exc).__name__}: {exc}).",
+                       "Google may have changed its API; " + hint)
+
+
 def _retry_after(exc) -> float | None:
     value = getattr(getattr(exc, "response", None), "headers", {}).get("Retry-After", "")
     return float(value) if str(value).strip().isdigit() else None
@@ -183,32 +204,19 @@ def fetch_interest(terms: list[str], geo: str = "", timeframe: str = DEFAULT_TIM
                 client.build_payload(batch_terms, timeframe=timeframe, geo=geo)
                 frame = client.interest_over_time()
                 break
-            except Exception as exc:  # classified below; pytrends raises its own types
-                from pytrends.exceptions import ResponseError, TooManyRequestsError
-
-                where = f"Google Trends ({', '.join(batch_terms)}; {trends_store.geo_label(geo)}, {timeframe})"
-                if isinstance(exc, TooManyRequestsError):
-                    wait = backoff.next_wait(attempt, _retry_after(exc))
-                    if wait is None:
-                        result.waited = backoff.waited
-                        raise RateLimited(
-                            f"{where} kept answering 429 Too Many Requests: {attempt} attempts, "
-                            f"{backoff.waited:.0f}s of back-off.",
-                            csv_hint(terms, geo, timeframe),
-                        ) from None
-                    log.info("429 from Google Trends; waiting %.0fs before attempt %d", wait, attempt + 1)
-                    backoff.pause(wait)
-                    continue
-                if isinstance(exc, ResponseError):
-                    status = getattr(exc.response, "status_code", "?")
-                    raise SourceError(f"{where} answered HTTP {status}.", csv_hint(terms, geo, timeframe)) from None
-                if isinstance(exc, requests.RequestException):
-                    raise SourceError(f"Could not reach {where} at {base or base_url()}: {type(exc).__name__}.",
-                                      "Check the network (or PULSE_TRENDS_URL), then retry.") from None
-                if isinstance(exc, (ValueError, KeyError, TypeError)):
-                    raise SourceError(f"{where} answered with a body pytrends cannot parse ({type(exc).__name__}: {exc}).",
-                                      "Google may have changed its API; " + csv_hint(terms, geo, timeframe)) from None
-                raise
+            except TooManyRequestsError as exc:
+                wait = backoff.next_wait(attempt, _retry_after(exc))
+                if wait is None:
+                    result.waited = backoff.waited
+                    raise RateLimited(
+                        f"{_where(batch_terms, geo, timeframe)} kept answering 429 Too Many Requests: {attempt} attempts, "
+                        f"{backoff.waited:.0f}s of back-off.",
+                        csv_hint(terms, geo, timeframe),
+                    ) from None
+                log.info("429 from Google Trends; waiting %.0fs before attempt %d", wait, attempt + 1)
+                backoff.pause(wait)
+            except (ResponseError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                raise _source_error(exc, _where(batch_terms, geo, timeframe), base or base_url(), csv_hint(terms, geo, timeframe)) from None
         body = next((c["body"] for c in reversed(client.captured) if c["url"].endswith("/multiline")), {})
         result.raw.extend({"request": len(result.batches), **c} for c in client.captured)
         batch = _batch_from(frame, body, batch_terms, len(result.batches))

@@ -302,3 +302,33 @@ def test_no_secret_travels_to_google_or_into_storage(db_file, monkeypatch):
             assert secret not in str(call.request.headers) and secret not in call.request.url
         assert secret not in raw_text and secret not in rows.to_csv()
         assert secret not in runs(db_file).to_csv()
+
+
+@responses.activate
+def test_consent_page_instead_of_json_is_named(db_file):
+    add_cookie(responses)
+    responses.add(responses.POST, EXPLORE_URL, body="<html><form action='https://consent.google.com/save'></form></html>",
+                  status=200, content_type="text/html; charset=UTF-8")
+    with pytest.raises(SourceError, match="web page instead of data") as err:
+        trends.run(db_file, frameworks=["pytorch"], backoff=make_backoff(FakeClock()))
+    assert "pulse ingest trends-csv" in str(err.value)
+
+
+@responses.activate
+def test_anchor_swamped_by_a_later_term_gives_a_partial_run(db_file):
+    """A later batch whose new term dwarfs the anchor cannot be rescaled: stored without it, run partial."""
+    term_ids = trends.terms_for(["pytorch", "tensorflow", "jax", "keras", "paddlepaddle", "transformers"])
+    terms = list(term_ids)
+    index = pd.date_range("2022-01-02", periods=20, freq="7D")
+    truth = pd.DataFrame({t: v for t, v in zip(terms, [1.0, 0.8, 0.5, 0.3, 0.2, 5000.0], strict=True)}, index=index)
+    add_cookie(responses)
+    for batch in [terms[:5], [terms[0], terms[5]]]:
+        simulated = trends_scale.simulate_request(truth, batch)
+        responses.add(responses.POST, EXPLORE_URL, body=explore_body(batch), content_type="application/json")
+        responses.add(responses.GET, MULTILINE_URL, body=multiline_body(simulated.values.where(~simulated.below_one, 0), simulated.below_one),
+                      content_type="application/json")
+    run = trends.run(db_file, frameworks=list(term_ids.values()), backoff=make_backoff(FakeClock()))
+    assert run.status == "partial" and "Hugging Face Transformers" in run.error and "'PyTorch'" in run.error
+    rows = stored(db_file)
+    assert sorted(rows["framework"].unique()) == ["jax", "keras", "paddlepaddle", "pytorch", "tensorflow"]
+    assert runs(db_file).iloc[0]["status"] == "partial"
