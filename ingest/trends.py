@@ -131,6 +131,19 @@ class Fetched:
     retrieved_at: dt.datetime | None = None
 
 
+def normalise_geo(geo: str | None) -> str:
+    """'' for worldwide (also 'world'/'worldwide'), else Google's upper-case code (US, GB, US-CA)."""
+    code = (geo or "").strip().upper()
+    return "" if code in ("", "WORLD", "WORLDWIDE") else code
+
+
+def check_request(timeframe: str) -> None:
+    """Refuse windows whose points are finer than a day: observations are daily."""
+    if timeframe.strip().lower().startswith("now ") or "T" in timeframe.split(" ")[0][10:11]:
+        raise SourceError(f"The timeframe '{timeframe}' gives hourly or minute data, which cannot be stored (observations are daily).",
+                          "Use 'today 1-m', 'today 3-m', 'today 12-m', 'today 5-y', 'all' or 'YYYY-MM-DD YYYY-MM-DD'.")
+
+
 def _where(terms: list[str], geo: str, timeframe: str) -> str:
     return f"Google Trends ({', '.join(terms)}; {trends_store.geo_label(geo)}, {timeframe})"
 
@@ -161,6 +174,9 @@ def _batch_from(frame: pd.DataFrame, body: dict, terms: list[str], request_no: i
         raise SourceError(f"Google Trends returned no data for {', '.join(terms)}.", "Check the terms, geo and timeframe.")
     frame = frame.copy()
     frame.index = pd.to_datetime(frame.index).normalize()
+    if frame.index.has_duplicates:
+        raise SourceError(f"Google Trends returned several points per day for {', '.join(terms)} (hourly data).",
+                          "Use a window of a month or more, e.g. 'today 3-m'.")
     timeline = body.get("default", {}).get("timelineData", [])
     below = pd.DataFrame(False, index=frame.index, columns=terms)
     for point in timeline:
@@ -180,6 +196,7 @@ def fetch_interest(terms: list[str], geo: str = "", timeframe: str = DEFAULT_TIM
 
     Pass `result` to keep the request counts when this raises.
     """
+    check_request(timeframe)
     backoff = backoff or Backoff(total_cap=max_wait())
     result = result or Fetched(list(terms), geo, timeframe)
 
@@ -328,6 +345,8 @@ def run(db_path: Path, timeframe: str = DEFAULT_TIMEFRAME, geo: str = "", framew
             raise SourceError(f"Cannot replay {replay_file}: some terms no longer map to a framework.", "Check pulse/frameworks.toml.")
     else:
         term_ids = terms_for(frameworks)
+        geo = normalise_geo(geo)
+        check_request(timeframe)
     with store.tracked_run(db_path, NAME) as run_:
         if replay_file is not None:
             raw_file = Path(replay_file)

@@ -332,3 +332,10 @@ def test_anchor_swamped_by_a_later_term_gives_a_partial_run(db_file):
     rows = stored(db_file)
     assert sorted(rows["framework"].unique()) == ["jax", "keras", "paddlepaddle", "pytorch", "tensorflow"]
     assert runs(db_file).iloc[0]["status"] == "partial"
+
+
+def test_hourly_timeframes_and_world_geo(db_file):
+    with pytest.raises(SourceError, match="hourly or minute data"):
+        trends.run(db_file, timeframe="now 7-d", frameworks=["pytorch"])
+    assert not db_file.exists()  # refused before any request or run record
+    assert trends.normalise_geo(" world ") == "" and trends.normalise_geo("us-ca") == "US-CA"

@@ -34,7 +34,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
         from ingest import trends
 
         path = resolve_db(db)
-        run = trends.run(path, timeframe=timeframe, geo=geo.strip().upper(), frameworks=list(frameworks) or None,
+        run = trends.run(path, timeframe=timeframe, geo=geo, frameworks=list(frameworks) or None,
                          replay_file=replay_file)
         variant = run.detail.get("variant", "")
         how = f"replayed from {replay_file}" if replay_file else f"from {run.requests} requests"
