@@ -127,3 +127,21 @@ def test_cli_bad_file_is_one_clean_line(db_file):
     assert result.output.startswith("Error: Cannot import bad_html_saved_as_csv.csv")
     missing = CliRunner().invoke(main, ["ingest", "trends-csv", "--db", str(db_file), str(FIX / "nope.csv")])
     assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_repeated_imports_keep_the_file_readable(snapshot_db, tmp_path):
+    """Regression: a checkpoint after DELETEs truncates free trailing blocks; open_read must still accept the file
+    (it compared the size with total_blocks, refusing valid files; now used_blocks)."""
+    from pulse.db import open_read
+
+    for i, start in enumerate(["2024-11-01", "2024-12-01", "2025-01-01"]):
+        months = pd.date_range(start, periods=24, freq="MS")
+        lines = ["Category: All categories", "", "Month,PyTorch: (Worldwide),TensorFlow: (Worldwide)"]
+        path = tmp_path / f"m{i}.csv"
+        path.write_text("\n".join(lines + [f"{m:%Y-%m},50,53" for m in months]) + "\n")
+        trends_csv.run(snapshot_db, [path])
+        con = open_read(snapshot_db)
+        try:
+            assert con.execute("SELECT count(DISTINCT variant) FROM observations WHERE metric = 'trends_interest'").fetchone()[0] == i + 1
+        finally:
+            con.close()
