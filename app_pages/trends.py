@@ -56,6 +56,11 @@ else:
     for name in ("trends-interest", "trends-share"):
         show_chart(chart_result(con, data_version(), name, options), key=name.replace("-", "_"))
 
+if not requests.empty:
+    with st.expander(f"Stored Google Trends requests ({len(requests)})"):
+        st.dataframe(requests[["label", "first_date", "last_date", "points", "frameworks", "variant"]].rename(
+            columns={"label": "request", "first_date": "from", "last_date": "to"}), hide_index=True)
+
 with st.expander("Import a CSV downloaded from Google Trends", expanded=requests.empty):
     st.markdown("On trends.google.com, compare up to 5 framework names, then use the download button on the "
                 "*Interest over time* chart. Terms and region are read from the file's header.")

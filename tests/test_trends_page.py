@@ -64,6 +64,8 @@ def test_page_draws_interest_and_share_from_one_request(snapshot_db, monkeypatch
     captions = " ".join(c.value for c in at.caption)
     assert "Google Trends web download (CSV) (Worldwide, 2021-11-21 2022-03-06, as of" in captions
     assert "Not in this request: Keras." in captions
+    table = at.dataframe[0].value
+    assert table["variant"].tolist() == ["world|2021-11-21 2022-03-06|jax+pytorch+tensorflow"] and table["points"].tolist() == [48]
 
 
 def test_upload_imports_through_the_same_code_path(snapshot_db, monkeypatch):
