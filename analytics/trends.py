@@ -231,13 +231,15 @@ def check_gap(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
     ratio = at_end["pytorch"] / at_end["tensorflow"] if at_end["tensorflow"] > 0 else float("inf")
     status = _claims.SUPPORTED if ratio >= 1 else _claims.CONTRADICTED
     measured = f"{_fmt(end_lo, end)}: PyTorch {at_end['pytorch']:.1f} vs TensorFlow {at_end['tensorflow']:.1f} (ratio {ratio:.2f})"
+    sees_start = begin <= start + pd.Timedelta(days=31)
     if at_start is not None:
         measured += f"; {_fmt(begin, begin_hi)}: PyTorch {at_start['pytorch']:.1f} vs TensorFlow {at_start['tensorflow']:.1f}"
-        if at_start["pytorch"] >= at_start["tensorflow"] and status == _claims.SUPPORTED:
+        if sees_start and at_start["pytorch"] >= at_start["tensorflow"] and status == _claims.SUPPORTED:
             status = _claims.PARTLY
-            measured += " (PyTorch was already level at the start: there was no gap to close in this request)"
-    if begin > start + pd.Timedelta(days=31):
-        measured += f". This request starts {begin.date()}, after the claim's window start {start.date()}"
+            measured += " (PyTorch was already level at the window's start: there was no gap to close)"
+    if not sees_start:
+        measured += (f". This request starts {begin.date()}, after the claim's window start {start.date()}: "
+                     "the end of the window is checked, the gap before it is not seen")
     latest = wide.index.max()
     recent = latest - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
     now = _mean_between(wide, recent, latest)

@@ -110,3 +110,20 @@ def test_charts_are_catalogued_and_use_one_request(snapshot_db, tmp_path):
         assert empty.as_of == "no data" or empty.data.empty
     finally:
         con.close()
+
+
+def test_gap_with_a_request_starting_late_checks_the_end_and_says_so(snapshot_db, tmp_path):
+    n = 26  # 2021-01 .. 2023-02: sees the end of the claim's window, not its start
+    trends_csv.run(snapshot_db, [monthly_csv(tmp_path, "late.csv", "2021-01-01", [60.0] * n, [50.0] * n)])
+    row = verdicts(snapshot_db).loc["seed-trends-gap"]
+    assert row["status"] == claims.SUPPORTED
+    assert "starts 2021-01-01, after the claim's window start 2018-02-01" in row["measured"]
+    assert "PyTorch 60.0 vs TensorFlow 50.0 (ratio 1.20)" in row["measured"]
+    assert row["today"].endswith("PyTorch 60.0 vs TensorFlow 50.0")
+
+
+def test_gap_that_never_existed_is_partly_supported(snapshot_db, tmp_path):
+    n = 61
+    trends_csv.run(snapshot_db, [monthly_csv(tmp_path, "level.csv", "2018-01-01", [70.0] * n, [60.0] * n)])
+    row = verdicts(snapshot_db).loc["seed-trends-gap"]
+    assert row["status"] == claims.PARTLY and "no gap to close" in row["measured"]
