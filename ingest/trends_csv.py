@@ -10,7 +10,6 @@ Every file is checked before anything is written: one bad file and nothing is st
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import io
 import logging
@@ -104,7 +103,7 @@ def _term_ids(name: str, terms: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _parse_date(value: str, granularity: str | None) -> pd.Timestamp:
+def _parse_date(value: str) -> pd.Timestamp:
     text = value.strip()
     if re.fullmatch(r"\d{4}-\d{2}", text):
         return pd.Timestamp(text + "-01")
@@ -172,7 +171,7 @@ def parse(name: str, data: bytes) -> TrendsFile:
         if len(row) != len(header):
             raise _fail(name, f"line {line_no} has {len(row)} fields, the header has {len(header)}")
         try:
-            dates.append(_parse_date(row[0], FIRST_COLUMNS[first]))
+            dates.append(_parse_date(row[0]))
         except ValueError as exc:
             if str(exc) == "hourly":
                 raise _fail(name, f"line {line_no} holds hourly data ('{row[0]}'); only daily, weekly or monthly data can be stored",
