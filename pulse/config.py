@@ -23,6 +23,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "GITHUB_TOKEN": ("(unset)", "Optional GitHub token; env or .streamlit/secrets.toml. Never logged or stored."),
     "HF_ENDPOINT": ("https://huggingface.co", "Hugging Face Hub base URL (mirror or test server)."),
     "HF_TOKEN": ("(unset)", "Optional Hugging Face token; env or .streamlit/secrets.toml. Never logged or stored."),
+    "PULSE_TRENDS_URL": ("https://trends.google.com/trends", "Google Trends base URL used by pytrends (a test server or mirror)."),
+    "PULSE_TRENDS_MAX_WAIT": ("600", "Most seconds `pulse ingest trends` spends backing off from HTTP 429 before giving up."),
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
 }
 
