@@ -15,7 +15,9 @@ from pulse import __version__, config
 from pulse.errors import PulseError
 
 # Modules that add commands: each defines register(main, ingest).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "pulse.commands.github",
+]
 
 
 class PulseGroup(click.Group):
