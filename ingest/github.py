@@ -287,7 +287,8 @@ def _timestamp(text: object) -> dt.datetime | None:
 def save_repo_meta(con: duckdb.DuckDBPyConnection, repo: RepoData, run_id: str) -> None:
     h, r = repo.history, repo.repo
     old = con.execute("SELECT history_source, history_etag, history_weeks, history_delta FROM github_repos WHERE framework = ?",
-                      [repo.framework]).fetchone()
+                      [repo.framework]).fetchall()
+    old = old[0] if old else None
     hist = (h.kind, h.etag, h.weeks, h.delta) if h and h.kind in ("github_history", "github_sampled") else old or (None,) * 4
     if h and h.kind == "github_sampled" and old and old[0] == "github_history":
         hist = old  # the exact history stays the one the repo row describes
@@ -312,7 +313,7 @@ def save(con: duckdb.DuckDBPyConnection, fetched: Fetched, client: GitHubClient,
             frame = history_rows(repo, run.run_id)
             stale = con.execute(
                 "SELECT count(*) FROM observations WHERE source = ? AND framework = ? AND metric = 'github_stars' "
-                "AND NOT list_contains(?, date)", [h.kind, repo.framework, list(frame["date"])]).fetchone()[0]
+                "AND NOT list_contains(?, date)", [h.kind, repo.framework, list(frame["date"])]).fetchall()[0][0]
             if stale:  # the series is replaced whole: dates it no longer has go
                 store.delete_observations(con, source=h.kind, framework=repo.framework, metric="github_stars")
             else:
@@ -371,7 +372,7 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | No
         if not any(r.repo for r in fetched.repos):
             if fetched.stopped:
                 raise fetched.stopped
-            raise SourceError("No GitHub repository could be read: " + "; ".join(problems), "See the messages above.")
+            raise SourceError("No GitHub repository could be read: " + "; ".join(problems), "Check the network, GITHUB_API_URL and the names in pulse/frameworks.toml.")
         with db.write_session(db_path) as con:
             run_.rows = save(con, fetched, client, run_)
             if fetched.stopped:
