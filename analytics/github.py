@@ -245,3 +245,69 @@ def check_star_count(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Ver
 def date_bounds(con: duckdb.DuckDBPyConnection, metric: str = "github_stars") -> tuple[dt.date, dt.date] | None:
     row = con.execute("SELECT min(date), max(date) FROM observations WHERE metric = ?", [metric]).fetchone()
     return (row[0], row[1]) if row and row[0] else None
+
+
+# --- Live GitHub data for the page: repo cards, last update, history coverage -----------------
+
+def repo_cards(con: duckdb.DuckDBPyConnection, frameworks: list[str]) -> pd.DataFrame:
+    """Latest stored repo metadata (stars, forks, open issues, watchers) per chosen framework.
+
+    Empty when `pulse ingest github` has never run (the table exists only after it).
+    """
+    from pulse import db
+
+    if not db.table_exists(con, "github_repos"):
+        return pd.DataFrame(columns=["framework", "full_name", "renamed_from", "html_url", "stargazers", "forks",
+                                     "open_issues", "watchers", "history_source", "history_note", "retrieved_at"])
+    frame = con.execute(
+        "SELECT framework, full_name, renamed_from, html_url, stargazers, forks, open_issues, watchers, "
+        "history_source, history_note, retrieved_at FROM github_repos WHERE list_contains(?, framework)",
+        [frameworks],
+    ).df()
+    order = {f: i for i, f in enumerate(frameworks)}
+    return frame.sort_values("framework", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def last_update(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The latest finished `github` ingest run: finished_at (UTC), status, error; None if never run."""
+    rows = con.execute(
+        "SELECT finished_at, status, error FROM ingest_runs WHERE source = 'github' AND finished_at IS NOT NULL "
+        "ORDER BY finished_at DESC LIMIT 1"
+    ).fetchall()
+    if not rows:
+        return None
+    finished_at, status, error = rows[0]
+    return {"finished_at": finished_at, "status": status, "error": error}
+
+
+def history_coverage(con: duckdb.DuckDBPyConnection, frameworks: list[str]) -> pd.DataFrame:
+    """Per framework and star source: points, first and last date (what the chart merges)."""
+    frame = con.execute(
+        "SELECT framework, source, count(*) AS points, min(date) AS first_date, max(date) AS last_date, "
+        "max(retrieved_at) AS retrieved_at FROM observations WHERE metric = 'github_stars' AND list_contains(?, framework) "
+        "GROUP BY framework, source",
+        [frameworks],
+    ).df()
+    if frame.empty:
+        return frame
+    frame["source_label"] = frame["source"].map(lambda s: SOURCE_LABELS.get(s, s))
+    frame["rank"] = frame["source"].map(lambda s: SOURCE_PRIORITY.get(s, 99))
+    order = {f: i for i, f in enumerate(frameworks)}
+    return frame.sort_values(["framework", "rank"], key=lambda s: s.map(order) if s.name == "framework" else s).drop(columns="rank").reset_index(drop=True)
+
+
+HISTORY_LABELS = {"github_history": "exact daily history", "github_sampled": "sampled history (stargazer list)", None: "no live history"}
+
+
+def describe_repo(row: dict) -> str:
+    """One provenance line for a repo card: name (and former names), source, as-of time, history."""
+    import json
+
+    former = json.loads(row.get("renamed_from") or "[]")
+    name = row["full_name"] + (f" (formerly {', '.join(former)})" if former else "")
+    when = pd.Timestamp(row["retrieved_at"]).strftime("%Y-%m-%d %H:%M")
+    source = row["history_source"] if isinstance(row.get("history_source"), str) else None
+    text = f"{name} · {SOURCE_LABELS['github']} · as of {when} UTC · {HISTORY_LABELS.get(source, source)}"
+    if isinstance(row.get("history_note"), str) and row["history_note"]:
+        text += f" · note: {row['history_note']}"
+    return text

@@ -16,10 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from werkzeug.wrappers import Request, Response
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "http" / "github"
@@ -175,3 +177,12 @@ def rate_limit_response(status: int = 403, reset: int = 1795438800, retry_after:
     if retry_after is not None:
         body["message"] = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
     return Response(json.dumps(body), status=status, headers=headers)
+
+
+@pytest.fixture
+def fake_github(httpserver, monkeypatch):
+    """A FakeGitHub on pytest-httpserver with GITHUB_API_URL pointing at it (no repos yet)."""
+    api = FakeGitHub(httpserver.url_for("/"))
+    httpserver.expect_request(re.compile("^/repos/")).respond_with_handler(api.handle)
+    monkeypatch.setenv("GITHUB_API_URL", httpserver.url_for("/").rstrip("/"))
+    return api

@@ -7,7 +7,6 @@ import datetime as dt
 import gzip
 import json
 import logging
-import re
 
 import duckdb
 import pytest
@@ -17,17 +16,15 @@ from werkzeug.wrappers import Response
 from ingest import github
 from pulse import registry
 from pulse.errors import RateLimited
-from tests.github_fake import FakeGitHub, FakeRepo, etag_of, rate_limit_response, synthetic_weeks
+from tests.github_fake import FakeRepo, etag_of, fake_github, rate_limit_response, synthetic_weeks  # noqa: F401 (fixture)
 
 TODAY = dt.datetime.now(dt.UTC).date()
 TOKEN = "ghp_SyntheticTestToken1234567890abcdef"
 
 
 @pytest.fixture
-def fake(httpserver, monkeypatch):
-    api = FakeGitHub(httpserver.url_for("/"))
-    httpserver.expect_request(re.compile("^/repos/")).respond_with_handler(api.handle)
-    monkeypatch.setenv("GITHUB_API_URL", httpserver.url_for("/").rstrip("/"))
+def fake(fake_github):
+    api = fake_github
     # ~2 years of weeks: 4-5 history pages of 30 weeks each.
     api.add(FakeRepo("pytorch/pytorch", synthetic_weeks(TODAY - dt.timedelta(days=800), TODAY)))
     api.add(FakeRepo("jax-ml/jax", synthetic_weeks(TODAY - dt.timedelta(days=400), TODAY, lambda i: 2)))
