@@ -303,26 +303,35 @@ def save_repo_meta(con: duckdb.DuckDBPyConnection, repo: RepoData, run_id: str) 
 
 def save(con: duckdb.DuckDBPyConnection, fetched: Fetched, client: GitHubClient, run: store.Run) -> int:
     """Write counts, accepted histories, repo metadata and ETags; return observation rows written."""
-    written = 0
+    frames = []
     for repo in fetched.repos:
         if repo.repo is None:
             continue
-        written += store.upsert_observations(con, _changed(con, count_rows(repo, run.run_id)), run_id=run.run_id)
+        frames.append(count_rows(repo, run.run_id))
         h = repo.history
         if h and h.kind in ("github_history", "github_sampled"):
             frame = history_rows(repo, run.run_id)
-            stale = con.execute(
-                "SELECT count(*) FROM observations WHERE source = ? AND framework = ? AND metric = 'github_stars' "
-                "AND NOT list_contains(?, date)", [h.kind, repo.framework, list(frame["date"])]).fetchall()[0][0]
+            con.register("_gh_dates", pd.DataFrame({"date": pd.to_datetime(frame["date"]).dt.date}))
+            try:
+                stale = con.execute(
+                    "SELECT count(*) FROM observations WHERE source = ? AND framework = ? AND metric = 'github_stars' "
+                    "AND date NOT IN (SELECT date FROM _gh_dates)", [h.kind, repo.framework]).fetchall()[0][0]
+            finally:
+                con.unregister("_gh_dates")
             if stale:  # the series is replaced whole: dates it no longer has go
                 store.delete_observations(con, source=h.kind, framework=repo.framework, metric="github_stars")
-            else:
-                frame = _changed(con, frame)
-            written += store.upsert_observations(con, frame, run_id=run.run_id)
+            frames.append(frame)
         save_repo_meta(con, repo, run.run_id)
-    for url, entry in client.new_etags.items():
-        con.execute("INSERT OR REPLACE INTO github_etags VALUES (?, ?, ?, ?, ?)",
-                    [url, entry["etag"], entry["raw_file"], entry.get("link"), store.utcnow()])
+    # One upsert of only the new or changed rows: an unchanged run writes nothing.
+    written = store.upsert_observations(con, _changed(con, pd.concat(frames, ignore_index=True)), run_id=run.run_id) if frames else 0
+    if client.new_etags:
+        etags = pd.DataFrame([{"url": u, "etag": e["etag"], "raw_file": e["raw_file"], "link": e.get("link"),
+                               "fetched_at": store.utcnow()} for u, e in client.new_etags.items()])
+        con.register("_gh_etags", etags)
+        try:
+            con.execute("INSERT OR REPLACE INTO github_etags SELECT url, etag, raw_file, link, fetched_at FROM _gh_etags")
+        finally:
+            con.unregister("_gh_etags")
     return written
 
 
