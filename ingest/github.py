@@ -195,7 +195,7 @@ def fetch_sampled(client: GitHubClient, repo: RepoData, why: str) -> History:
     first = page(1)
     if first.status != 200:
         return History("kept", note=f"{why} and the stargazer list answered {first.status} "
-                                    f"({first.message or 'no message'}); the stored star history was kept")
+                                    f"({first.message or 'no message'}); no star history was refreshed, the stored star history was kept")
     last = min(last_page(first.headers.get("Link")) or 1, STARGAZERS_MAX_PAGES)
     chosen = sample_pages(last, SAMPLE_BUDGET)
     pages = {1: parsed(1, first)}

@@ -292,3 +292,35 @@ def test_run_with_only_db_path_reads_every_registry_repo(db_file, fake, sleeps):
     run = github.run(db_file)
     assert run.status == "ok", run.error
     assert {r[0] for r in rows(db_file, "SELECT framework FROM github_repos")} == set(registry.ids())
+
+
+def test_server_down_fails_the_run_and_keeps_everything(db_file, fake, sleeps):
+    ingest(db_file, sleeps)
+    before = rows(db_file, "SELECT * FROM observations ORDER BY ALL")
+    for repo in fake.repos.values():
+        repo.faults[("repo", None)] = [Response("down", status=502) for _ in range(10)]
+    with pytest.raises(github.SourceError, match="No GitHub repository could be read.*answered HTTP 502"):
+        ingest(db_file, sleeps)
+    assert rows(db_file, "SELECT * FROM observations ORDER BY ALL") == before
+    assert rows(db_file, "SELECT status FROM ingest_runs ORDER BY started_at DESC LIMIT 1") == [("failed",)]
+    assert len(sleeps) == 6  # 3 back-off waits per repo, none real
+
+
+def test_retry_after_longer_than_the_cap_stops_with_rate_limit(db_file, fake, sleeps):
+    fake.repos["pytorch/pytorch"].faults[("repo", None)] = [rate_limit_response(429, retry_after="3600")]
+    with pytest.raises(RateLimited, match="rate limit reached \\(HTTP 429\\)"):
+        ingest(db_file, sleeps, frameworks=["pytorch"])
+    assert sleeps == []  # an hour is past the 120 s wait cap: stop, do not sleep
+    assert rows(db_file, "SELECT count(*) FROM observations")[0][0] == 0
+    assert rows(db_file, "SELECT status FROM ingest_runs") == [("failed",)]
+
+
+def test_cli_rate_limit_prints_summary_then_clean_error(db_file, fake):
+    from pulse.cli import main
+
+    fake.repos["jax-ml/jax"].faults[("repo", None)] = [rate_limit_response(403, reset=1795438800)]
+    result = CliRunner().invoke(main, ["ingest", "github", "--db", str(db_file)] + [a for f in ("pytorch", "jax") for a in ("--framework", f)])
+    assert result.exit_code == 1
+    assert "GitHub ingest partial:" in result.output
+    assert "Error: GitHub API rate limit reached (HTTP 403)" in result.output and "13:00 UTC" in result.output
+    assert "Traceback" not in result.output
