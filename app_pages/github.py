@@ -21,8 +21,6 @@ log = _common.log_filter()
 options = ChartOptions(frameworks=frameworks, start=start, end=end, view=view, log=log, theme=_common.theme())
 result = catalog()["github-stars"].builder(con, options)
 _common.show_chart(result, key="github_stars")
-for note in result.notes:
-    st.caption(note)
 
 st.subheader("Repositories now")
 update = github.last_update(con)

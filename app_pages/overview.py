@@ -14,18 +14,19 @@ st.markdown(
 con = _common.connection()
 frameworks = _common.framework_filter()
 options = ChartOptions(frameworks=frameworks, theme=_common.theme())
-_common.show_chart(catalog()["overview-stars-share"].builder(con, options), key="overview_stars")
+result = catalog()["overview-stars-share"].builder(con, options)
+_common.show_chart(result, key="overview_stars")
 
-tables = overview.headline_tables(con)
+tables = overview.headline_tables(con, frameworks)
 if not tables:
     st.info("No data yet. Run `pulse db init` or an ingest (see the Data page).")
-for metric, label, frame in tables:
-    shown = frame[frame["framework"].isin(frameworks)] if frameworks else frame
+for metric, label, shown in tables:
     st.subheader(label)
     cols = st.columns(max(1, min(4, len(shown))))
     for col, row in zip(cols, shown.head(4).itertuples(index=False), strict=False):
         value = f"{row.value:.1%}" if "share" in metric else f"{row.value:,.0f}"
-        col.metric(row.name, value, help=f"{row.share:.1%} of the frameworks listed · as of {row.date.date()} · source: {row.source}")
+        share = f"{row.share:.1%} of the current ones listed" if row.current else "older figure, not in the share"
+        col.metric(row.name, value, help=f"{share} · as of {row.date.date()} · source: {row.source}")
     table = shown.assign(date=shown["date"].dt.date)[["name", "value", "share", "date", "source", "citation"]]
     st.dataframe(
         table, hide_index=True, width="stretch",

@@ -51,7 +51,9 @@ def test_overview_shows_latest_stars_with_as_of(app):
     at = app()
     assert at.title[0].value == "Framework Pulse"
     labels = {m.label: m.value for m in at.metric}
-    assert labels["TensorFlow"] == "196,636" and labels["PyTorch"] == "102,095"
+    assert labels["TensorFlow"] == "196,636" and labels["PyTorch"] == "102,095" and labels["JAX"] == "27,594"
+    assert "older figure, not in the share" in at.metric[3].help and "as of 2024-04-01" in at.metric[3].help
+    assert any("left out of the share: JAX (2024-04-01)" in c.value for c in at.caption)
     assert "as of 2026-08-01" in at.metric[0].help
     fig = _figure(at)
     assert [trace["x"] for trace in fig["data"]][0] == ["TensorFlow", "PyTorch", "Keras", "JAX"]
