@@ -324,3 +324,19 @@ def test_cli_rate_limit_prints_summary_then_clean_error(db_file, fake):
     assert "GitHub ingest partial:" in result.output
     assert "Error: GitHub API rate limit reached (HTTP 403)" in result.output and "13:00 UTC" in result.output
     assert "Traceback" not in result.output
+
+
+def test_pages_read_before_a_spent_limit_are_free_304s_next_run(db_file, fake, sleeps, monkeypatch):
+    monkeypatch.setenv("PULSE_GITHUB_WORKERS", "1")  # pages in order: 2 is read, 3 hits the limit, 4 is not asked
+    pt = fake.repos["pytorch/pytorch"]
+    pt.faults[("stargazers/history", 3)] = [rate_limit_response(403)]
+    with pytest.raises(RateLimited):
+        ingest(db_file, sleeps, frameworks=["pytorch"])
+    assert [r.args["page"] for r in fake.requests("stargazers/history")] == ["1", "2", "3"]
+    assert rows(db_file, "SELECT count(*) FROM observations WHERE source='github_history'")[0][0] == 0
+    fake.seen.clear()
+    run = ingest(db_file, sleeps, frameworks=["pytorch"])
+    assert run.status == "ok"
+    assert run.detail["not_modified"] == 3  # repo, history pages 1 and 2
+    assert run.requests == 1 + history_pages(pt)
+    assert rows(db_file, "SELECT count(*) FROM observations WHERE source='github_history'")[0][0] == 801
