@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ingest import github_store
 from ingest.github_history import (
     HistoryRejected, assemble, cumulative_daily, parse_page, parse_starred_page, sample_pages, sampled_points,
 )
@@ -238,23 +239,6 @@ def fetch_all(client: GitHubClient, frameworks: list[registry.Framework], prior:
 
 # --- Save (plain data -> rows; inside the write session) ----------------------------------------
 
-def _changed(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of `frame` whose key is new or whose value or subject differ from what is stored."""
-    if frame.empty:
-        return frame
-    keys = frame[["source", "framework", "metric", "date", "value", "subject"]].assign(date=pd.to_datetime(frame["date"]).dt.date)
-    con.register("_gh_new", keys.reset_index())
-    try:
-        same = con.execute(
-            "SELECT n.index FROM _gh_new n JOIN observations o ON o.source = n.source AND o.framework = n.framework "
-            "AND o.metric = n.metric AND o.variant = '' AND o.date = n.date AND o.value = n.value "
-            "AND o.subject IS NOT DISTINCT FROM n.subject"
-        ).fetchall()
-    finally:
-        con.unregister("_gh_new")
-    return frame.drop(index=[r[0] for r in same])
-
-
 def count_rows(repo: RepoData, run_id: str) -> pd.DataFrame:
     detail = {"requested": repo.requested, "former_names": repo.former, "not_modified": repo.reply.not_modified,
               "watchers_field": "subscribers_count"}
@@ -274,30 +258,6 @@ def history_rows(repo: RepoData, run_id: str) -> pd.DataFrame:
          "value": [float(v) for _, v in h.points], "subject": repo.full_name, "citation": h.citation,
          "raw_file": h.raw_file, "detail": json.dumps(detail, sort_keys=True), "run_id": run_id,
          "retrieved_at": repo.reply.fetched_at}
-    )
-
-
-def _timestamp(text: object) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).replace(tzinfo=None) if text else None
-    except ValueError:
-        return None
-
-
-def save_repo_meta(con: duckdb.DuckDBPyConnection, repo: RepoData, run_id: str) -> None:
-    h, r = repo.history, repo.repo
-    old = con.execute("SELECT history_source, history_etag, history_weeks, history_delta FROM github_repos WHERE framework = ?",
-                      [repo.framework]).fetchall()
-    old = old[0] if old else None
-    hist = (h.kind, h.etag, h.weeks, h.delta) if h and h.kind in ("github_history", "github_sampled") else old or (None,) * 4
-    if h and h.kind == "github_sampled" and old and old[0] == "github_history":
-        hist = old  # the exact history stays the one the repo row describes
-    note = h.note if h else (repo.problems[0] if repo.problems else None)
-    con.execute(
-        "INSERT OR REPLACE INTO github_repos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [repo.framework, repo.requested, repo.full_name, json.dumps(repo.former), r.get("html_url"),
-         _timestamp(r.get("created_at")), _timestamp(r.get("pushed_at")), r["stargazers_count"], r["forks_count"],
-         r["open_issues_count"], r["subscribers_count"], *hist, note, repo.reply.fetched_at, run_id, repo.reply.raw_file],
     )
 
 
@@ -321,9 +281,9 @@ def save(con: duckdb.DuckDBPyConnection, fetched: Fetched, client: GitHubClient,
             if stale:  # the series is replaced whole: dates it no longer has go
                 store.delete_observations(con, source=h.kind, framework=repo.framework, metric="github_stars")
             frames.append(frame)
-        save_repo_meta(con, repo, run.run_id)
+        github_store.save_repo_meta(con, repo, run.run_id)
     # One upsert of only the new or changed rows: an unchanged run writes nothing.
-    written = store.upsert_observations(con, _changed(con, pd.concat(frames, ignore_index=True)), run_id=run.run_id) if frames else 0
+    written = store.upsert_observations(con, github_store.changed(con, pd.concat(frames, ignore_index=True)), run_id=run.run_id) if frames else 0
     if client.new_etags:
         etags = pd.DataFrame([{"url": u, "etag": e["etag"], "raw_file": e["raw_file"], "link": e.get("link"),
                                "fetched_at": store.utcnow()} for u, e in client.new_etags.items()])
@@ -333,21 +293,6 @@ def save(con: duckdb.DuckDBPyConnection, fetched: Fetched, client: GitHubClient,
         finally:
             con.unregister("_gh_etags")
     return written
-
-
-def load_prior(db_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
-    """(ETag cache by URL, github_repos rows by framework) from the live database, if any."""
-    if not db_path.exists():
-        return {}, {}
-    con = db.open_read(db_path)
-    try:
-        if not db.table_exists(con, "github_etags"):
-            return {}, {}
-        etags = {u: {"etag": e, "raw_file": f} for u, e, f in con.execute("SELECT url, etag, raw_file FROM github_etags").fetchall()}
-        repos = con.execute("SELECT * FROM github_repos").df()
-        return etags, {row["framework"]: row for row in repos.to_dict("records")}
-    finally:
-        con.close()
 
 
 def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | None = None, token: str | None = None,
@@ -361,7 +306,7 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | No
     token = None if replay else (token or config.secret("GITHUB_TOKEN"))
     base_url = base_url or os.environ.get("GITHUB_API_URL") or config.SETTINGS["GITHUB_API_URL"][0]
     with store.tracked_run(db_path, NAME) as run_:
-        etags, prior = load_prior(db_path)
+        etags, prior = github_store.load_prior(db_path)
         client = GitHubClient(
             base_url if not replay else "https://api.github.com", token,
             raw_root=None if replay else config.raw_dir() / "github",
