@@ -217,7 +217,6 @@ class GitHubClient:
             return Reply(url, 200, envelope.get("headers", {}), self._parse(envelope["body"], url),
                          display_path(cached_file), True, envelope.get("final_url"), cached.get("etag"), now)
         body = response.text
-        data = self._parse(body, url) if response.status_code == 200 else self._parse_quiet(body)
         kept = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
         raw_file = response.headers.get(RAW_FILE_HEADER)
         if raw_file is None and self.raw_root is not None:
@@ -228,6 +227,8 @@ class GitHubClient:
                 "redirected_from": [redact(r.url) for r in response.history], "body": body,
             })
             raw_file = str(target)
+        # Parsed after the envelope is written: a malformed body is kept for debugging, never cached.
+        data = self._parse(body, url) if response.status_code == 200 else self._parse_quiet(body)
         etag = response.headers.get("ETag")
         if response.status_code == 200 and etag and raw_file and not self.replay:
             with self._lock:

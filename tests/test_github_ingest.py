@@ -340,3 +340,24 @@ def test_pages_read_before_a_spent_limit_are_free_304s_next_run(db_file, fake, s
     assert run.detail["not_modified"] == 3  # repo, history pages 1 and 2
     assert run.requests == 1 + history_pages(pt)
     assert rows(db_file, "SELECT count(*) FROM observations WHERE source='github_history'")[0][0] == 801
+
+
+def test_token_from_secrets_file_and_cli_replay(db_file, fake, tmp_path, monkeypatch):
+    from pulse import config
+    from pulse.cli import main
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'GITHUB_TOKEN = "{TOKEN}"\n')
+    monkeypatch.setattr(config, "SECRETS_FILE", secrets)
+    result = CliRunner().invoke(main, ["ingest", "github", "--db", str(db_file), "--framework", "jax"])
+    assert result.exit_code == 0, result.output
+    assert set(fake.token_seen) == {f"Bearer {TOKEN}"} and "GITHUB_TOKEN is set" in result.output
+    fake.seen.clear()
+    replayed = tmp_path / "replayed.duckdb"
+    result = CliRunner().invoke(main, ["ingest", "github", "--db", str(replayed), "--framework", "jax", "--replay", str(tmp_path / "raw" / "github")])
+    assert result.exit_code == 0, result.output
+    assert fake.seen == []
+    assert rows(replayed, "SELECT value FROM observations WHERE source='github' AND metric='github_stars'") == \
+        [(float(fake.repos["jax-ml/jax"].star_count),)]
+    missing = CliRunner().invoke(main, ["ingest", "github", "--db", str(replayed), "--replay", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
