@@ -25,8 +25,7 @@ _common.show_chart(result, key="github_stars")
 st.subheader("Repositories now")
 update = github.last_update(con)
 if update:
-    error = f" · {update['error']}" if update["error"] else ""
-    st.caption(f"Last GitHub update: {update['finished_at']:%Y-%m-%d %H:%M} UTC ({update['status']}){error}")
+    st.caption(github.describe_update(update))
 cards = github.repo_cards(con, frameworks)
 if cards.empty:
     st.info("No live GitHub counts yet: run `pulse ingest github` for forks, open issues, watchers and exact star history.")
@@ -42,9 +41,9 @@ for card in cards.to_dict("records"):
 st.subheader("Where each star series comes from")
 coverage = github.history_coverage(con, frameworks)
 st.dataframe(
-    coverage[["framework", "source_label", "points", "first_date", "last_date", "retrieved_at"]] if not coverage.empty else coverage,
+    coverage[["name", "source_label", "points", "first_date", "last_date", "retrieved_at"]] if not coverage.empty else coverage,
     hide_index=True, width="stretch", key="github_coverage",
-    column_config={"source_label": "Source", "points": "Points", "first_date": "From", "last_date": "To", "retrieved_at": "Retrieved (UTC)"},
+    column_config={"name": "Framework", "source_label": "Source", "points": "Points", "first_date": "From", "last_date": "To", "retrieved_at": "Retrieved (UTC)"},
 )
 st.caption("The chart uses the best source per date: exact history, then the current count, then the sampled list, then the snapshot.")
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+from werkzeug.wrappers import Response
 
 from analytics import github as gh
 from analytics.charts import ChartOptions
@@ -76,10 +78,15 @@ def test_chart_uses_live_history_and_hover_names_the_source(live_db):
     trace = next(t for t in result.figure.data if t.name == "TensorFlow")
     assert any(np.isnan(v) for v in trace.y if v is not None)  # the gap before today's point
     assert "GitHub REST API (current count)" in {c[1] for c in trace.customdata}
+    # Today's count sits alone after the gap: it gets a visible marker (a line cannot draw it).
+    sizes = list(trace.marker.size)
+    assert sizes[-1] == 7 and trace.customdata[-1][1] == "GitHub REST API (current count)"
+    pt_sizes = list(next(t for t in result.figure.data if t.name == "PyTorch").marker.size)
+    assert set(pt_sizes) == {0.0}  # a daily exact line: no markers
     assert "GitHub star history (exact, API)" in result.sources
     assert cards["framework"].tolist() == ["jax", "pytorch"]
     assert cards.loc[1, ["forks", "open_issues", "watchers"]].tolist() == [26_000, 15_000, 1_700]
-    assert update["status"] == "partial" and "tensorflow/tensorflow" in update["error"]
+    assert update["status"] == "partial" and "tensorflow/tensorflow" in update["error"] and update["failed_at"] is None
     assert coverage["source"].tolist() == ["github", "snapshot"]
 
 
@@ -99,7 +106,7 @@ def test_github_page_shows_cards_last_update_and_live_history(live_db, monkeypat
     assert metrics["PyTorch forks"] == "26,000" and metrics["PyTorch watchers"] == "1,700"
     assert metrics["JAX open issues"] == "2,000" and metrics["TensorFlow stars"] == "196,000"
     captions = [c.value for c in at.caption]
-    assert any(c.startswith("Last GitHub update:") and "(partial)" in c for c in captions)
+    assert any(c.startswith("Last GitHub update:") and "(partial); problems with tensorflow/tensorflow" in c for c in captions)
     assert any("jax-ml/jax (formerly google/jax) · GitHub REST API (current count) · as of" in c and "exact daily history" in c for c in captions)
     assert any(c.startswith("tensorflow/tensorflow") and "stored star history was kept" in c for c in captions)
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -107,4 +114,21 @@ def test_github_page_shows_cards_last_update_and_live_history(live_db, monkeypat
     assert len(_decode(pytorch["y"])) == 3001
     assert pytorch["customdata"][-1][1] == "GitHub star history (exact, API)"
     coverage = at.dataframe[0].value
+    assert list(coverage.columns[:2]) == ["name", "source_label"] and "JAX" in set(coverage["name"])
     assert set(coverage["source_label"]) >= {"GitHub star history (exact, API)", "Embedded snapshot (EvanLi/Github-Ranking)"}
+
+
+def test_describe_update_names_problem_repos_and_a_later_failure(snapshot_db, fake_github):
+    fake_github.add(FakeRepo("pytorch/pytorch", synthetic_weeks(TODAY - dt.timedelta(days=100), TODAY)))
+    fake_github.add(FakeRepo("tensorflow/tensorflow", [], stars=5, history_status=404, list_status=403))
+    github.run(snapshot_db, ["pytorch", "tensorflow"], sleep=lambda s: None)
+    fake_github.repos["pytorch/pytorch"].faults[("repo", None)] = [Response("down", status=503) for _ in range(4)]
+    with pytest.raises(github.SourceError):
+        github.run(snapshot_db, ["pytorch"], sleep=lambda s: None)
+    con = duckdb.connect(str(snapshot_db), read_only=True)
+    try:
+        text = gh.describe_update(gh.last_update(con))
+    finally:
+        con.close()
+    assert text.startswith("Last GitHub update: ") and "UTC (partial); problems with tensorflow/tensorflow (details under each card)" in text
+    assert re.search(r"\. Latest attempt \d{4}-\d\d-\d\d \d\d:\d\d UTC failed: (SourceError: )?No GitHub repository could be read: pytorch/pytorch", text)
