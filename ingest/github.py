@@ -163,13 +163,15 @@ def fetch_history(client: GitHubClient, repo: RepoData, prior: dict | None) -> H
     if (first.not_modified and repo_unchanged and prior.get("history_source") == "github_history"
             and prior.get("history_etag") == first.etag):
         return History("unchanged", etag=first.etag)
-    last = last_page(first.headers.get("Link")) or 1
+    last = last_page(first.headers.get("Link"))
     pages = {1: parsed(1, first)}
+    if last is None:
+        if len(pages[1]) >= HISTORY_PER_PAGE and 'rel="next"' in (first.headers.get("Link") or ""):
+            raise HistoryRejected("Star history page 1 links to a next page but no last page; the page count is unknown.")
+        last = 1
     pages.update(_fetch_pages(client, list(range(2, last + 1)), parsed))
-    weeks = assemble(pages, last)
+    weeks = assemble(pages, last, HISTORY_PER_PAGE)
     points, delta = cumulative_daily(weeks, stars, repo.day)
-    if delta:
-        log.info("%s: history sums to %d, stargazers_count is %d; last point pinned", repo.full_name, stars - delta, stars)
     return History("github_history", points, first.etag, len(weeks), delta, first.raw_file, client.url(path),
                    {"pages": last, "weeks": len(weeks), "pinned_delta": delta, "api_version": API_VERSION_HISTORY})
 
@@ -223,6 +225,9 @@ def fetch_all(client: GitHubClient, frameworks: list[registry.Framework], prior:
         try:
             repo = fetch_repo(client, framework)
             repo.history = fetch_history(client, repo, prior.get(framework.id))
+            if repo.history.delta:
+                log.warning("%s: stargazers_count differs from the history's sum by %+d; last point pinned",
+                            repo.full_name, repo.history.delta)
             if repo.history.kind == "kept":
                 repo.problems.append(f"{repo.full_name}: {repo.history.note}")
         except RateLimited as exc:
@@ -345,7 +350,8 @@ def summary(run_: store.Run) -> str:
              f"(not modified), {run_.rows} observation rows written."]
     for fid, info in d.get("repos", {}).items():
         renamed = f" (formerly {', '.join(info['former_names'])})" if info.get("former_names") else ""
-        lines.append(f"  {fid:<13} {info.get('full_name') or '-'}{renamed}: history {info.get('history') or 'not fetched'}")
+        pinned = f" (last point pinned, {info['pinned_delta']:+d} vs the history's sum)" if info.get("pinned_delta") else ""
+        lines.append(f"  {fid:<13} {info.get('full_name') or '-'}{renamed}: history {info.get('history') or 'not fetched'}{pinned}")
     if run_.error:
         lines.append(f"Problems: {run_.error}")
     if d.get("rate_remaining") is not None:

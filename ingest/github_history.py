@@ -60,8 +60,11 @@ def parse_page(data: object, page: int) -> list[Week]:
     return weeks
 
 
-def assemble(pages: dict[int, list[Week]], last: int) -> list[Week]:
-    """All pages 1..last joined, oldest first; raise HistoryRejected on any gap or overlap."""
+def assemble(pages: dict[int, list[Week]], last: int, per_page: int | None = None) -> list[Week]:
+    """All pages 1..last joined, oldest first; raise HistoryRejected on any gap, overlap or short page.
+
+    Every page before the last must be full (`per_page` weeks): a short one means weeks went missing.
+    """
     missing = [p for p in range(1, last + 1) if p not in pages]
     if missing:
         raise HistoryRejected(f"Star history pages {missing} are missing of {last}.")
@@ -69,6 +72,8 @@ def assemble(pages: dict[int, list[Week]], last: int) -> list[Week]:
     for page in range(1, last + 1):
         if not pages[page] and page != last:
             raise HistoryRejected(f"Star history page {page} of {last} is empty.")
+        if per_page and page != last and len(pages[page]) != per_page:
+            raise HistoryRejected(f"Star history page {page} of {last} has {len(pages[page])} weeks, not {per_page}.")
         if weeks and pages[page] and pages[page][0].start >= weeks[-1].start:
             raise HistoryRejected(
                 f"Star history page {page} overlaps page {page - 1} (the history moved while it was read); run again."

@@ -86,3 +86,12 @@ def test_last_page_from_link_header():
            '<https://api.github.com/repositories/1/stargazers/history?per_page=30&page=17>; rel="last"'
     assert last_page(link) == 17
     assert last_page(None) is None and last_page('<https://x/?page=2>; rel="next"') is None
+
+
+def test_a_short_page_before_the_last_is_rejected():
+    full = parse_page([week(SUNDAY + (2 - i) * WEEK) for i in range(3)], 1)
+    short = parse_page([week(SUNDAY - 5 * WEEK)], 2)
+    last = parse_page([week(SUNDAY - 9 * WEEK)], 3)
+    with pytest.raises(HistoryRejected, match="page 2 of 3 has 1 weeks, not 3"):
+        assemble({1: full, 2: short, 3: last}, 3, per_page=3)
+    assert len(assemble({1: full, 2: last}, 2, per_page=3)) == 4
