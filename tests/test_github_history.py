@@ -95,3 +95,16 @@ def test_a_short_page_before_the_last_is_rejected():
     with pytest.raises(HistoryRejected, match="page 2 of 3 has 1 weeks, not 3"):
         assemble({1: full, 2: short, 3: last}, 3, per_page=3)
     assert len(assemble({1: full, 2: last}, 2, per_page=3)) == 4
+
+
+def test_source_module_interface_for_the_runner():
+    import importlib
+    import inspect
+
+    from ingest import SOURCES
+
+    module = importlib.import_module(SOURCES["github"])
+    assert module.NAME == "github" and module.DESCRIPTION and module.CADENCE == dt.timedelta(days=1)
+    params = inspect.signature(module.run).parameters
+    assert list(params)[0] == "db_path"
+    assert all(p.default is not inspect.Parameter.empty for name, p in params.items() if name != "db_path")
