@@ -361,3 +361,19 @@ def test_token_from_secrets_file_and_cli_replay(db_file, fake, tmp_path, monkeyp
         [(float(fake.repos["jax-ml/jax"].star_count),)]
     missing = CliRunner().invoke(main, ["ingest", "github", "--db", str(replayed), "--replay", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_next_day_unchanged_run_records_todays_counts_from_the_304(db_file, fake, sleeps):
+    from pulse import db
+
+    ingest(db_file, sleeps, frameworks=["pytorch"])
+    with db.write_session(db_file) as con:  # pretend the first run was yesterday
+        con.execute("UPDATE observations SET date = date - 1 WHERE source = 'github'")
+    fake.seen.clear()
+    run = ingest(db_file, sleeps, frameworks=["pytorch"])
+    assert run.requests == 2 and run.detail["not_modified"] == 2
+    assert run.rows == 4  # today's stars, forks, open issues, watchers; the history is untouched
+    dates = rows(db_file, "SELECT date, count(*) FROM observations WHERE source='github' GROUP BY date ORDER BY date")
+    assert dates == [(TODAY - dt.timedelta(days=1), 4), (TODAY, 4)]
+    raw = rows(db_file, "SELECT DISTINCT raw_file FROM observations WHERE source='github' AND date=?", [TODAY])
+    assert len(raw) == 1 and raw[0][0].endswith("repo.json.gz")  # the envelope the 304 pointed back to
