@@ -213,7 +213,11 @@ class GitHubClient:
         if response.status_code == 304:
             if cached_file is None:
                 raise SourceError(f"GitHub answered {safe_url(url)} with 304 to a request that named no ETag.", "Retry later.")
-            envelope = read_envelope(cached_file)
+            try:
+                envelope = read_envelope(cached_file)
+            except (OSError, ValueError, EOFError, KeyError):
+                log.warning("kept response %s is unreadable; asking again without an ETag", cached_file)
+                return self.get(path, params, slug=slug, name=name, headers=headers, conditional=False)
             return Reply(url, 200, envelope.get("headers", {}), self._parse(envelope["body"], url),
                          display_path(cached_file), True, envelope.get("final_url"), cached.get("etag"), now)
         body = response.text

@@ -377,3 +377,15 @@ def test_next_day_unchanged_run_records_todays_counts_from_the_304(db_file, fake
     assert dates == [(TODAY - dt.timedelta(days=1), 4), (TODAY, 4)]
     raw = rows(db_file, "SELECT DISTINCT raw_file FROM observations WHERE source='github' AND date=?", [TODAY])
     assert len(raw) == 1 and raw[0][0].endswith("repo.json.gz")  # the envelope the 304 pointed back to
+
+
+def test_damaged_kept_response_is_fetched_again_in_full(db_file, fake, sleeps, tmp_path):
+    ingest(db_file, sleeps, frameworks=["pytorch"])
+    for envelope in (tmp_path / "raw" / "github" / "pytorch__pytorch").rglob("repo.json.gz"):
+        envelope.write_bytes(b"\x1f\x8b damaged")
+    fake.seen.clear()
+    run = ingest(db_file, sleeps, frameworks=["pytorch"])
+    assert run.status == "ok"
+    repo_requests = fake.requests("repo")
+    assert len(repo_requests) == 2 and repo_requests[1].headers.get("If-None-Match") is None
+    assert run.detail["not_modified"] == 2  # the first repo answer and history page 1
