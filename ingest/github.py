@@ -178,6 +178,9 @@ def fetch_history(client: GitHubClient, repo: RepoData, prior: dict | None) -> H
 
 def fetch_sampled(client: GitHubClient, repo: RepoData, why: str) -> History:
     """Stargazer list with starred_at, evenly sampled pages; kind 'kept' when that is refused too."""
+    if not client.token:  # since 2026-06-30 only admins and collaborators may read the list
+        return History("kept", note=f"{why}; the stargazer list needs a token of a collaborator and GITHUB_TOKEN "
+                                    "is not set, so no star history was refreshed and the stored star history was kept")
     path = f"/repos/{repo.full_name}/stargazers"
     headers = {"Accept": STAR_ACCEPT}
 

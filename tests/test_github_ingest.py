@@ -166,7 +166,8 @@ def test_500_then_success(db_file, fake, sleeps):
     assert fake.count("stargazers/history") == history_pages(fake.repos["pytorch/pytorch"]) + 1
 
 
-def test_history_404_falls_back_to_sampled_stargazer_list(db_file, fake, sleeps):
+def test_history_404_falls_back_to_sampled_stargazer_list(db_file, fake, sleeps, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)  # the list is for collaborators only: needs a token
     pt = fake.repos["pytorch/pytorch"]
     pt.history_status, pt.stargazer_pages, pt.stars = 404, 60, 250_000
     run = ingest(db_file, sleeps, frameworks=["pytorch"])
@@ -182,7 +183,8 @@ def test_history_404_falls_back_to_sampled_stargazer_list(db_file, fake, sleeps)
     assert rows(db_file, "SELECT count(*) FROM observations WHERE source='github_history'")[0][0] == 0
 
 
-def test_history_and_list_refused_keeps_stored_history_and_says_so(db_file, fake, sleeps):
+def test_history_and_list_refused_keeps_stored_history_and_says_so(db_file, fake, sleeps, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     ingest(db_file, sleeps, frameworks=["pytorch"])
     before = rows(db_file, "SELECT * FROM observations WHERE source='github_history' ORDER BY ALL")
     pt = fake.repos["pytorch/pytorch"]
@@ -389,3 +391,10 @@ def test_damaged_kept_response_is_fetched_again_in_full(db_file, fake, sleeps, t
     repo_requests = fake.requests("repo")
     assert len(repo_requests) == 2 and repo_requests[1].headers.get("If-None-Match") is None
     assert run.detail["not_modified"] == 2  # the first repo answer and history page 1
+
+
+def test_without_a_token_the_stargazer_list_is_not_tried(db_file, fake, sleeps):
+    fake.repos["pytorch/pytorch"].history_status = 404
+    run = ingest(db_file, sleeps, frameworks=["pytorch"])
+    assert run.status == "partial" and "GITHUB_TOKEN is not set" in run.error
+    assert fake.count("stargazers") == 0 and run.requests == 2
