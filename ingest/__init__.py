@@ -9,4 +9,5 @@ into observation rows, and `run(db_path, ...) -> store.Run`. Sources are listed 
 SOURCES: dict[str, str] = {
     "snapshot": "ingest.snapshot",
     "trends": "ingest.trends",
+    "github": "ingest.github",
 }

@@ -17,6 +17,7 @@ from pulse.errors import PulseError
 # Modules that add commands: each defines register(main, ingest).
 COMMAND_MODULES: list[str] = [
     "pulse.commands.trends",
+    "pulse.commands.github",
 ]
 
 

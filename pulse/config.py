@@ -21,6 +21,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "PULSE_RAW_DIR": ("data/raw", "Where raw responses and downloads are kept for replay."),
     "GITHUB_API_URL": ("https://api.github.com", "GitHub REST API base URL (GitHub Enterprise or a test server)."),
     "GITHUB_TOKEN": ("(unset)", "Optional GitHub token; env or .streamlit/secrets.toml. Never logged or stored."),
+    "PULSE_GITHUB_WORKERS": ("4", "Concurrent requests for one repository's star-history pages."),
     "HF_ENDPOINT": ("https://huggingface.co", "Hugging Face Hub base URL (mirror or test server)."),
     "HF_TOKEN": ("(unset)", "Optional Hugging Face token; env or .streamlit/secrets.toml. Never logged or stored."),
     "PULSE_TRENDS_URL": ("https://trends.google.com/trends", "Google Trends base URL used by pytrends (a test server or mirror)."),

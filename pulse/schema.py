@@ -58,6 +58,44 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             """,
         ],
     ),
+    (
+        10,
+        "github: repository metadata and the ETag cache for conditional requests",
+        [
+            """
+            CREATE TABLE IF NOT EXISTS github_repos (
+                framework      VARCHAR PRIMARY KEY,  -- registry id
+                requested      VARCHAR NOT NULL,     -- owner/repo as the registry lists it
+                full_name      VARCHAR NOT NULL,     -- owner/repo GitHub answered as (after renames)
+                renamed_from   VARCHAR,              -- JSON list of former names seen (registry, redirects)
+                html_url       VARCHAR,
+                created_at     TIMESTAMP,
+                pushed_at      TIMESTAMP,
+                stargazers     BIGINT,
+                forks          BIGINT,
+                open_issues    BIGINT,               -- open_issues_count: issues AND pull requests
+                watchers       BIGINT,               -- subscribers_count (watchers_count is stars)
+                history_source VARCHAR,              -- github_history, github_sampled or NULL
+                history_etag   VARCHAR,              -- ETag of history page 1 when the stored history was built
+                history_weeks  INTEGER,
+                history_delta  BIGINT,               -- stargazers_count minus the history's own sum
+                history_note   VARCHAR,              -- why the history was not refreshed, when it was not
+                retrieved_at   TIMESTAMP NOT NULL,
+                run_id         VARCHAR,
+                raw_file       VARCHAR
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS github_etags (
+                url        VARCHAR PRIMARY KEY,  -- request URL (no credentials: the token is a header)
+                etag       VARCHAR NOT NULL,
+                raw_file   VARCHAR NOT NULL,     -- envelope holding the body this ETag names
+                link       VARCHAR,              -- the Link header that came with it
+                fetched_at TIMESTAMP NOT NULL
+            )
+            """,
+        ],
+    ),
 ]
 
 SCHEMA_VERSION_DDL = """
