@@ -10,6 +10,8 @@ on `paper_url`; the links table has no date of its own.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ import duckdb
 
 from ingest import download
 from ingest import paperswithcode_sql as sql
-from pulse import config, db, store
+from pulse import config, db, registry, store
 from pulse.errors import SourceError
 
 NAME = "paperswithcode"
@@ -29,6 +31,9 @@ LINKS_REPO = "pwc-archive/links-between-paper-and-code"
 LINKS_FILES = ("data/train-00000-of-00001.parquet",)
 PAPERS_REPO = "pwc-archive/papers-with-abstracts"
 PAPERS_FILES = tuple(f"data/train-0000{i}-of-00004.parquet" for i in range(4))
+
+# Bump when the load or the aggregation changes: unchanged files are then reloaded once.
+LOAD_VERSION = 1
 
 # Columns we read; the archive's files carry more (see docs/sources/paperswithcode.md).
 LINKS_COLUMNS = ("paper_url", "repo_url", "is_official", "mentioned_in_paper", "mentioned_in_github", "framework")
@@ -148,11 +153,6 @@ def save(con: duckdb.DuckDBPyConnection, files: list[ArchiveFile], run: store.Ru
     frame = sql.observations(con)
     run.detail.update(counts)
     run.detail["frameworks_raw"] = sql.raw_framework_counts(con)
-    run.detail["files"] = [
-        {"repo": f.repo, "path": f.path, "local": config.display_path(f.local), "size": f.size, "sha256": f.sha256,
-         "commit": f.commit, "origin": f.origin, "verified": f.verified, "fetched_bytes": f.fetched_bytes}
-        for f in files
-    ]
     # A full recompute: series of frameworks that vanished from the archive must not linger.
     con.execute("DELETE FROM observations WHERE source = ?", [NAME])
     if frame.empty:
@@ -165,14 +165,56 @@ def save(con: duckdb.DuckDBPyConnection, files: list[ArchiveFile], run: store.Ru
     return store.upsert_observations(con, frame, run_id=run.run_id)
 
 
+def fingerprint(files: list[ArchiveFile]) -> str:
+    """Identity of a load: the files' contents, the registry's pwc mapping and LOAD_VERSION."""
+    parts = [LOAD_VERSION, sorted(registry.by_key("pwc").items())]
+    for f in files:
+        parts.append([f.repo, f.path, f.size, f.sha256 or f.local.stat().st_mtime_ns])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def previous_load(db_path: Path, print_: str) -> str | None:
+    """The run id of the last successful load with this fingerprint, if its data is still there."""
+    if not db_path.exists():
+        return None
+    con = db.open_read(db_path)
+    try:
+        if not db.table_exists(con, "pwc_links") or not con.execute("SELECT count(*) FROM pwc_links").fetchone()[0]:
+            return None
+        row = con.execute(
+            "SELECT run_id FROM ingest_runs WHERE source = ? AND status = 'ok' AND rows > 0 "
+            "AND json_extract_string(detail, '$.fingerprint') = ? ORDER BY started_at DESC LIMIT 1",
+            [NAME, print_],
+        ).fetchone()
+        loaded = con.execute("SELECT count(*) FROM observations WHERE source = ?", [NAME]).fetchone()[0]
+    finally:
+        con.close()
+    return row[0] if row and loaded else None
+
+
 def run(db_path: Path, revision: str = "main", from_dir: Path | None = None,
-        progress: download.Progress | None = None) -> store.Run:
-    """Fetch (or reuse) the archive files, then load them and store the shares in one write."""
+        progress: download.Progress | None = None, force: bool = False) -> store.Run:
+    """Fetch (or reuse) the archive files, then load them and store the shares in one write.
+
+    When the files, the registry mapping and the load code are those of the last successful
+    load, nothing is rewritten (the run is recorded as ok with detail 'unchanged'); `force` reloads.
+    """
     with store.tracked_run(db_path, NAME) as run_:
         files = files_from_dir(from_dir) if from_dir else fetch_files(revision, progress)
         run_.requests = sum(f.requests for f in files)
+        print_ = fingerprint(files)
         run_.detail.update({"revision": revision, "from_dir": config.display_path(from_dir) if from_dir else None,
-                            "downloaded_bytes": sum(f.fetched_bytes for f in files)})
+                            "downloaded_bytes": sum(f.fetched_bytes for f in files), "fingerprint": print_})
+        run_.detail["files"] = [
+            {"repo": f.repo, "path": f.path, "local": config.display_path(f.local), "size": f.size, "sha256": f.sha256,
+             "commit": f.commit, "origin": f.origin, "verified": f.verified, "fetched_bytes": f.fetched_bytes}
+            for f in files
+        ]
+        same = None if force else previous_load(db_path, print_)
+        if same:
+            log.info("archive files unchanged since run %s: nothing to reload", same)
+            run_.detail["unchanged_since"] = same
+            return run_
         with db.write_session(db_path) as con:
             run_.rows = save(con, files, run_, revision)
             status = "ok" if run_.rows else "partial"

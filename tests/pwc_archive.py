@@ -106,6 +106,7 @@ class FakeHub:
     etags: dict[str, str] = field(default_factory=dict)  # override X-Linked-Etag per key
     cut_after: dict[str, int] = field(default_factory=dict)  # next CDN GET of key breaks after N bytes
     ignore_range: bool = False
+    wrong_range: bool = False  # answer 206 for a different start than asked
     gets: list[tuple[str, str | None]] = field(default_factory=list)  # (key, Range header) per CDN GET
     heads: int = 0
     auth_seen: list[str | None] = field(default_factory=list)
@@ -149,7 +150,8 @@ class FakeHub:
         status = 206 if start else 200
         headers = {"Content-Length": str(len(body)), "Accept-Ranges": "bytes"}
         if status == 206:
-            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+            shown = start + 1 if self.wrong_range else start
+            headers["Content-Range"] = f"bytes {shown}-{len(data) - 1}/{len(data)}"
         cut = self.cut_after.pop(key, None)
         if cut is not None:
             def broken():

@@ -101,6 +101,20 @@ def test_server_ignoring_range_restarts_from_zero(hub, tmp_path):
     assert got.resumed_from == 0 and got.fetched_bytes == len(DATA) and target.read_bytes() == DATA
 
 
+def test_206_for_another_range_is_refused_and_part_dropped(hub, tmp_path):
+    target = tmp_path / "f.parquet"
+    hub.cut_after[KEY] = 200_000
+    with pytest.raises(SourceError):
+        download.download(_url(), target)
+    hub.wrong_range = True
+    with pytest.raises(SourceError, match="other than the one asked for"):
+        download.download(_url(), target)
+    assert not download.part_path(target).exists() and not target.exists()
+    hub.wrong_range = False
+    got = download.download(_url(), target)
+    assert got.resumed_from == 0 and target.read_bytes() == DATA
+
+
 def test_416_with_complete_part_is_verified_not_refetched(hub, tmp_path):
     target = tmp_path / "f.parquet"
     part = download.part_path(target)

@@ -104,9 +104,14 @@ def test_second_run_downloads_nothing_and_is_idempotent(hub, db_file):
     con = duckdb.connect(str(db_file), read_only=True)
     first = con.execute("SELECT metric, variant, framework, date, value FROM observations ORDER BY ALL").fetchall()
     con.close()
+    first_run = pwc.run(db_file)  # the first call loaded; this one finds the files unchanged
+    mtime = db_file.stat().st_mtime_ns
     again = pwc.run(db_file)
     assert len(hub.gets) == 5 and again.detail["downloaded_bytes"] == 0
     assert {f["origin"] for f in again.detail["files"]} == {"cache"}
+    assert again.detail["unchanged_since"] and again.rows == 0 and first_run.detail["unchanged_since"]
+    forced = pwc.run(db_file, force=True)
+    assert forced.rows > 0 and "unchanged_since" not in forced.detail and db_file.stat().st_mtime_ns != mtime
     con = duckdb.connect(str(db_file), read_only=True)
     assert con.execute("SELECT metric, variant, framework, date, value FROM observations ORDER BY ALL").fetchall() == first
     assert con.execute("SELECT count(*) FROM pwc_links").fetchone()[0] == 10
@@ -123,7 +128,7 @@ def test_truncated_parquet_is_rejected_and_db_untouched(archive, db_file):
     directory, _ = archive
     pwc.run(db_file, from_dir=directory)
     links = directory / "links-between-paper-and-code" / pwc.LINKS_FILES[0]
-    links.write_bytes(links.read_bytes()[:-200])
+    links.write_bytes(links.read_bytes()[:-200])  # size changes, so the fingerprint does too
     with pytest.raises(SourceError, match="truncated or corrupt") as err:
         pwc.run(db_file, from_dir=directory)
     assert "download it afresh" in str(err.value)
@@ -158,7 +163,9 @@ def test_cli_ingest_and_help(hub, db_file):
     assert result.exit_code == 0, result.output
     assert "10 links (8 dated) and 8 papers" in result.output
     again = CliRunner().invoke(main, ["ingest", "paperswithcode", "--db", str(db_file)])
-    assert "nothing downloaded" in again.output
+    assert "nothing downloaded, nothing reloaded" in again.output
+    forced = CliRunner().invoke(main, ["ingest", "paperswithcode", "--db", str(db_file), "--force"])
+    assert "all files from cache, nothing downloaded" in forced.output
     helptext = CliRunner().invoke(main, ["ingest", "paperswithcode", "--help"]).output
     assert "Example:" in helptext and "--from" in helptext and "--revision" in helptext
 

@@ -19,7 +19,8 @@ def register(main: click.Group, ingest: click.Group) -> None:
                   help="Dataset revision on the Hub: branch, tag or 40-hex commit.")
     @click.option("--progress/--no-progress", default=None,
                   help="Progress bar on stderr (default: only when stderr is a terminal; logs otherwise).")
-    def ingest_paperswithcode(db: Path | None, from_dir: Path | None, revision: str, progress: bool | None) -> None:
+    @click.option("--force", is_flag=True, help="Reload and recompute even when the files are those of the last load.")
+    def ingest_paperswithcode(db: Path | None, from_dir: Path | None, revision: str, progress: bool | None, force: bool) -> None:
         """Framework share of paper implementations per quarter, from the Papers with Code archive.
 
         Downloads pwc-archive/links-between-paper-and-code and pwc-archive/papers-with-abstracts
@@ -37,8 +38,12 @@ def register(main: click.Group, ingest: click.Group) -> None:
         show = sys.stderr.isatty() if progress is None else progress
         callback = download.ProgressLine(sys.stderr) if show else None
         path = resolve_db(db)
-        run = paperswithcode.run(path, revision=revision, from_dir=from_dir, progress=callback)
+        run = paperswithcode.run(path, revision=revision, from_dir=from_dir, progress=callback, force=force)
         detail = run.detail
+        if detail.get("unchanged_since"):
+            click.echo(f"{path}: archive files unchanged since run {detail['unchanged_since']}; "
+                       f"{'nothing downloaded, ' if not detail.get('downloaded_bytes') else ''}nothing reloaded (--force reloads).")
+            return
         files = detail.get("files", [])
         fetched = detail.get("downloaded_bytes", 0)
         origin = ("from " + str(from_dir)) if from_dir else (
