@@ -1,6 +1,5 @@
 """Papers page: framework share of paper implementations (Papers with Code archive)."""
 
-import pandas as pd
 import streamlit as st
 
 from analytics import paperswithcode as pwc

@@ -195,9 +195,9 @@ def test_token_never_stored(hub, db_file, monkeypatch):
 
 
 def test_cron_contract_run_with_only_db_path(hub, db_file):
-    from ingest import SOURCES
-
     import importlib
+
+    from ingest import SOURCES
 
     module = importlib.import_module(SOURCES["paperswithcode"])
     run = module.run(db_file)
