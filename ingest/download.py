@@ -201,6 +201,10 @@ def _hash_existing(path: Path, hasher) -> int:
     return done
 
 
+class Interrupted(SourceError):
+    """The transfer broke off; the `.part` file is kept and the next attempt resumes it."""
+
+
 def download(
     url: str,
     target: Path,
@@ -208,13 +212,33 @@ def download(
     session: requests.Session | None = None,
     progress: Progress | None = None,
     timeout=DEFAULT_TIMEOUT,
+    retries: int = 2,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Downloaded:
     """Download `url` to `target` unless an identical verified copy is cached; resume a `.part`.
 
-    Raises SourceError (the partial file kept for resuming) on network/HTTP failure, and
-    SourceError (the bad file removed) when size or checksum do not match.
+    A transfer that breaks off is resumed (HTTP Range) up to `retries` times in this call;
+    after that, Interrupted (a SourceError) says to run again, keeping the `.part`. Size or
+    checksum mismatch: SourceError, the bad file removed, nothing returned.
     """
     session = session or hf_session()
+    spent = 0
+    for attempt in range(retries + 1):
+        try:
+            got = _download_once(url, target, session, progress, timeout)
+            got.requests += spent
+            return got
+        except Interrupted as exc:
+            spent += getattr(exc, "requests", 0)
+            if attempt == retries:
+                raise
+            wait = 2.0 ** attempt
+            log.info("%s; resuming in %.0fs (attempt %d of %d)", exc.message, wait, attempt + 2, retries + 1)
+            sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _download_once(url: str, target: Path, session: requests.Session, progress: Progress | None, timeout) -> Downloaded:
     target.parent.mkdir(parents=True, exist_ok=True)
     name = target.name
     try:
@@ -249,10 +273,12 @@ def download(
     try:
         response = session.get(url, headers=headers, stream=True, timeout=timeout)
     except requests.RequestException as exc:
-        raise SourceError(
+        error = Interrupted(
             f"Could not download {safe_url(url)}: {config.redact(str(exc))}.",
             "Check the network and run again; the download resumes where it stopped.",
-        ) from None
+        )
+        error.requests = made
+        raise error from None
     made += 1
     with response:
         if start and response.status_code == 416:
@@ -298,10 +324,12 @@ def download(
                         if progress:
                             progress(name, done, total)
             except requests.RequestException as exc:
-                raise SourceError(
+                error = Interrupted(
                     f"Download of {safe_url(url)} broke off after {done:,} bytes ({type(exc).__name__}).",
                     f"Run the command again: it resumes from {config.display_path(part)}.",
-                ) from None
+                )
+                error.requests = made
+                raise error from None
     return _finish(target, part, part_meta, remote, hasher.hexdigest(), fetched, made, start)
 
 

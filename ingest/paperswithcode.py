@@ -165,6 +165,21 @@ def save(con: duckdb.DuckDBPyConnection, files: list[ArchiveFile], run: store.Ru
     return store.upsert_observations(con, frame, run_id=run.run_id)
 
 
+# Below this share of links joined to a dated paper, the join (or the archive) is suspect.
+MIN_DATED_SHARE = 0.5
+
+
+def judge(rows: int, detail: dict) -> tuple[str, str | None]:
+    """Run status: 'partial' with a reason when the load produced nothing or the join mostly failed."""
+    if not rows:
+        return "partial", "the archive files held no dated implementations"
+    links, dated = detail.get("links", 0), detail.get("links_dated", 0)
+    if links and dated / links < MIN_DATED_SHARE:
+        return "partial", (f"only {dated:,} of {links:,} links ({dated / links:.0%}) joined a dated paper on paper_url; "
+                           "check that both datasets use the same paper_url form before trusting the shares")
+    return "ok", None
+
+
 def fingerprint(files: list[ArchiveFile]) -> str:
     """Identity of a load: the files' contents, the registry's pwc mapping and LOAD_VERSION."""
     parts = [LOAD_VERSION, sorted(registry.by_key("pwc").items())]
@@ -217,6 +232,5 @@ def run(db_path: Path, revision: str = "main", from_dir: Path | None = None,
             return run_
         with db.write_session(db_path) as con:
             run_.rows = save(con, files, run_, revision)
-            status = "ok" if run_.rows else "partial"
-            run_.finish(con, status, None if run_.rows else "the archive files held no dated implementations")
+            run_.finish(con, *judge(run_.rows, run_.detail))
     return run_

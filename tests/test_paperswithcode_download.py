@@ -60,11 +60,21 @@ def test_changed_remote_file_is_downloaded_again(hub, tmp_path):
     assert target.read_bytes() == DATA[::-1] and got.fetched_bytes == len(DATA)
 
 
+def test_broken_transfer_is_resumed_within_the_same_call(hub, tmp_path):
+    target = tmp_path / "f.parquet"
+    hub.cut_after[KEY] = 300_000
+    waits = []
+    got = download.download(_url(), target, sleep=waits.append)
+    assert waits == [1.0] and len(hub.gets) == 2
+    assert hub.gets[0] == (KEY, None) and hub.gets[1][1] == f"bytes={got.resumed_from}-" and got.resumed_from > 0
+    assert target.read_bytes() == DATA and got.verified == ["size", "sha256"] and got.requests == 4  # 2 HEAD + 2 GET
+
+
 def test_interrupted_download_resumes_with_range(hub, tmp_path):
     target = tmp_path / "f.parquet"
     hub.cut_after[KEY] = 300_000
     with pytest.raises(SourceError, match="resumes") as err:
-        download.download(_url(), target)
+        download.download(_url(), target, retries=0)
     assert "broke off" in str(err.value)
     part = download.part_path(target)
     assert part.exists() and 0 < part.stat().st_size < len(DATA) and not target.exists()
@@ -94,7 +104,7 @@ def test_server_ignoring_range_restarts_from_zero(hub, tmp_path):
     target = tmp_path / "f.parquet"
     hub.cut_after[KEY] = 200_000
     with pytest.raises(SourceError):
-        download.download(_url(), target)
+        download.download(_url(), target, retries=0)
     hub.ignore_range = True
     got = download.download(_url(), target)
     assert hub.gets[-1][1] is not None  # we asked for a range, got 200 with the whole file
@@ -105,7 +115,7 @@ def test_206_for_another_range_is_refused_and_part_dropped(hub, tmp_path):
     target = tmp_path / "f.parquet"
     hub.cut_after[KEY] = 200_000
     with pytest.raises(SourceError):
-        download.download(_url(), target)
+        download.download(_url(), target, retries=0)
     hub.wrong_range = True
     with pytest.raises(SourceError, match="other than the one asked for"):
         download.download(_url(), target)

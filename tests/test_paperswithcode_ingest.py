@@ -138,6 +138,17 @@ def test_truncated_parquet_is_rejected_and_db_untouched(archive, db_file):
     con.close()
 
 
+def test_mostly_unjoined_links_mark_the_run_partial(archive, db_file):
+    import pyarrow.parquet as pq
+
+    directory, _ = archive
+    rows = [("p1", "https://github.com/a/x", True, "pytorch")] + [(f"gone{i}", "https://github.com/a/y", False, "tf") for i in range(3)]
+    pq.write_table(links_table(rows), directory / "links-between-paper-and-code" / pwc.LINKS_FILES[0])
+    run = pwc.run(db_file, from_dir=directory)
+    assert run.status == "partial" and "1 of 4 links (25%) joined a dated paper" in run.error
+    assert obs(db_file, "pwc_implementation_share", "all", "2020-01-01", "pytorch")[0] == pytest.approx(1.0)
+
+
 def test_schema_change_is_named(archive, db_file):
     import pyarrow.parquet as pq
 
