@@ -4,10 +4,13 @@ What the Hugging Face Hub sends for `{HF_ENDPOINT}/{repo}/resolve/{revision}/{pa
 (huggingface_hub's `get_hf_file_metadata` reads the same headers):
 - a HEAD (no redirects followed) on an LFS file answers 302 to a CDN, with
   `X-Linked-Etag: "<sha256 of the file>"`, `X-Linked-Size: <bytes>` and
-  `X-Repo-Commit: <40-hex commit>`; `Location` is the CDN URL;
+  `X-Repo-Commit: <40-hex commit>`; `Location` is the CDN URL (for Xet-backed repos
+  `cas-bridge.xethub.hf.co`, plus `X-Xet-Hash` and a `rel="xet-auth"` Link that only the Xet
+  protocol needs). The 302's own Content-Length is the redirect body's, not the file's;
 - a small (non-LFS) file answers 200 with `ETag: "<git blob sha1>"` (not a sha256) and
   `Content-Length`; the ETag may carry a weak `W/` prefix;
-- renamed repos answer a relative 307 to the new name, which we follow;
+- renamed repos and some small files answer a relative 307 (to the new name, or to
+  `/api/resolve-cache/...`), which we follow;
 - the CDN honours `Range: bytes=N-` with 206 and `Content-Range`.
 
 So: size comes from X-Linked-Size, else Content-Length; a checksum is verified only when the
