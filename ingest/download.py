@@ -374,6 +374,31 @@ def _finish(target: Path, part: Path, part_meta: Path, remote: RemoteFile, diges
     return result
 
 
+def verify_file(path: Path, sha256: str | None, size: int | None = None) -> list[str]:
+    """Re-check a cached file against its recorded size and sha256; remove it when damaged."""
+    checks = []
+    if size is not None:
+        if path.stat().st_size != size:
+            _discard(path)
+            raise SourceError(f"Cached {config.display_path(path)} has {path.stat().st_size if path.exists() else 0:,} bytes, not {size:,}; it was removed and not loaded.",
+                              "Run the command again to download it afresh.")
+        checks.append("size")
+    if sha256:
+        digest = hashlib.sha256()
+        _hash_existing(path, digest)
+        if digest.hexdigest() != sha256:
+            _discard(path)
+            raise SourceError(f"Cached {config.display_path(path)} no longer matches its sha256 (damaged on disk); it was removed and not loaded.",
+                              "Run the command again to download it afresh.")
+        checks.append("sha256")
+    return checks
+
+
+def _discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    meta_path(path).unlink(missing_ok=True)
+
+
 class ProgressLine:
     """A one-line progress bar on a stream (stderr), redrawn at most every `every` seconds."""
 

@@ -230,6 +230,9 @@ def run(db_path: Path, revision: str = "main", from_dir: Path | None = None,
             log.info("archive files unchanged since run %s: nothing to reload", same)
             run_.detail["unchanged_since"] = same
             return run_
+        for f in files:
+            if f.origin == "cache":  # about to be used: re-check what the cache holds
+                f.verified = download.verify_file(f.local, f.sha256, f.size)
         with db.write_session(db_path) as con:
             run_.rows = save(con, files, run_, revision)
             run_.finish(con, *judge(run_.rows, run_.detail))

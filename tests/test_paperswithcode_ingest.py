@@ -118,6 +118,19 @@ def test_second_run_downloads_nothing_and_is_idempotent(hub, db_file):
     con.close()
 
 
+def test_cache_damaged_on_disk_is_caught_before_loading(hub, db_file):
+    pwc.run(db_file)
+    cached = pwc.cache_target(pwc.LINKS_REPO, pwc.LINKS_FILES[0])
+    data = bytearray(cached.read_bytes())
+    data[100] ^= 0xFF  # same size, different bytes
+    cached.write_bytes(bytes(data))
+    with pytest.raises(SourceError, match="no longer matches its sha256"):
+        pwc.run(db_file, force=True)
+    assert not cached.exists()
+    again = pwc.run(db_file, force=True)  # downloads it afresh
+    assert again.status == "ok" and again.detail["downloaded_bytes"] == len(hub.files[f"{pwc.LINKS_REPO}/{pwc.LINKS_FILES[0]}"])
+
+
 def test_from_dir_loads_without_network(archive, db_file):
     run = pwc.run(db_file, from_dir=archive[0])  # HF_ENDPOINT points at a dead port (conftest)
     assert run.status == "ok" and run.requests == 0
