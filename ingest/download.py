@@ -133,6 +133,13 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+def _reason(exc: Exception) -> str:
+    """A short cause for a requests exception (urllib3's text repeats the whole URL)."""
+    text = config.redact(str(exc))
+    errno_text = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
+    return f"{type(exc).__name__}: {errno_text.group(0)}" if errno_text else type(exc).__name__
+
+
 def probe(session: requests.Session, url: str, timeout=DEFAULT_TIMEOUT) -> tuple[RemoteFile, int]:
     """HEAD the URL without following redirects to a CDN; return its metadata and requests made."""
     current, made = url, 0
@@ -141,7 +148,7 @@ def probe(session: requests.Session, url: str, timeout=DEFAULT_TIMEOUT) -> tuple
             response = session.head(current, allow_redirects=False, timeout=timeout, headers={"Accept-Encoding": "identity"})
         except requests.RequestException as exc:
             raise SourceError(
-                f"Could not reach {safe_url(current)}: {config.redact(str(exc))}.",
+                f"Could not reach {safe_url(current)} ({_reason(exc)}).",
                 "Check the network or HF_ENDPOINT, then retry.",
             ) from None
         made += 1
@@ -277,7 +284,7 @@ def _download_once(url: str, target: Path, session: requests.Session, progress: 
         response = session.get(url, headers=headers, stream=True, timeout=timeout)
     except requests.RequestException as exc:
         error = Interrupted(
-            f"Could not download {safe_url(url)}: {config.redact(str(exc))}.",
+            f"Could not download {safe_url(url)} ({_reason(exc)}).",
             "Check the network and run again; the download resumes where it stopped.",
         )
         error.requests = made

@@ -194,6 +194,13 @@ def test_cli_ingest_and_help(hub, db_file):
     assert "Example:" in helptext and "--from" in helptext and "--revision" in helptext
 
 
+def test_cli_progress_bar_on_stderr(hub, db_file):
+    result = CliRunner().invoke(main, ["ingest", "paperswithcode", "--db", str(db_file), "--progress"])
+    assert result.exit_code == 0, result.output
+    assert "train-00000-of-00001.parquet [########################] 100.0%" in result.stderr
+    assert "100.0%" not in result.stdout
+
+
 def test_cli_error_is_one_clean_line(tmp_path, db_file):
     result = CliRunner().invoke(main, ["ingest", "paperswithcode", "--db", str(db_file), "--from", str(tmp_path / "missing")])
     assert result.exit_code == 1 and "Error: --from" in result.output and "Traceback" not in result.output
