@@ -56,7 +56,8 @@ wanted = st.query_params.get("quarter")
 if wanted and wanted not in labels:
     st.warning(f"No data for quarter '{wanted}' in the link; showing {labels[0]}.")
 left, right = st.columns([1, 1])
-chosen = left.selectbox("Quarter", labels, index=labels.index(wanted) if wanted in labels else 0, key="papers_quarter")
+default = labels.index(pwc.quarter_label(latest)) if latest is not None and pwc.quarter_label(latest) in labels else 0
+chosen = left.selectbox("Quarter", labels, index=labels.index(wanted) if wanted in labels else default, key="papers_quarter")
 official_only = right.toggle("Official implementations only", key="papers_official")
 st.query_params["quarter"] = chosen
 repos = pwc.top_repos(con, quarters[labels.index(chosen)], frameworks, limit=10, official_only=official_only)

@@ -60,7 +60,7 @@ def pwc_db(snapshot_db, tmp_path):
     return snapshot_db
 
 
-def papers_page() -> AppTest:
+def papers_page(**params) -> AppTest:
     """The Papers page through the app.py router when every routed page exists (the merged app),
     else the page file alone (this branch lacks the lead's pages, and st.Page refuses missing files)."""
     root = APP.parent
@@ -68,9 +68,12 @@ def papers_page() -> AppTest:
     assert "app_pages/papers.py" in pages and 'url_path="papers"' in APP.read_text()
     if all((root / page).exists() for page in pages):
         at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params.update(params)
         at.run()
         return at.switch_page("app_pages/papers.py").run()
-    return AppTest.from_file(str(root / "app_pages" / "papers.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(root / "app_pages" / "papers.py"), default_timeout=60)
+    at.query_params.update(params)
+    return at.run()
 
 
 def verdicts(db):
@@ -156,6 +159,17 @@ def test_papers_page(pwc_db, monkeypatch):
     at.selectbox(key="papers_quarter").set_value("2020-Q3").run()
     tables = at.dataframe
     assert len(tables) == 2 and tables[0].value.iloc[0]["papers"] == 16  # 47 pytorch papers over 3 repos: 16, 16, 15
+
+
+def test_papers_page_state_from_the_link(pwc_db, monkeypatch):
+    monkeypatch.setenv("PULSE_DB", str(pwc_db))
+    at = papers_page(variant="official", quarter="2021-Q2", frameworks="tensorflow")
+    assert not at.exception
+    assert at.radio(key="papers_variant").value == "official"
+    assert at.selectbox(key="papers_quarter").value == "2021-Q2"
+    assert len(at.dataframe) == 1 and at.dataframe[0].value["papers"].sum() == 20  # 20 tf papers over 3 repos
+    bad = papers_page(variant="bogus")
+    assert any("Unknown variant 'bogus'" in w.value for w in bad.warning)
 
 
 def test_papers_page_without_data(snapshot_db, monkeypatch):
