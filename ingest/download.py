@@ -27,17 +27,16 @@ import json
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TextIO
 from urllib.parse import urljoin
 
 import requests
 
 from ingest.http import DEFAULT_TIMEOUT, make_session, safe_url
+from ingest.progress import Progress, ProgressLine, log_progress  # noqa: F401  (re-exported)
 from pulse import config
 from pulse.errors import SourceError
 
@@ -46,9 +45,6 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 16  # small reads: a broken connection loses at most one chunk
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-
-Progress = Callable[[str, int, int | None], None]  # (name, bytes done, total or None)
-
 
 def hf_endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
@@ -404,45 +400,3 @@ def verify_file(path: Path, sha256: str | None, size: int | None = None) -> list
 def _discard(path: Path) -> None:
     path.unlink(missing_ok=True)
     meta_path(path).unlink(missing_ok=True)
-
-
-class ProgressLine:
-    """A one-line progress bar on a stream (stderr), redrawn at most every `every` seconds."""
-
-    def __init__(self, stream: TextIO | None = None, every: float = 0.5, width: int = 24):
-        self.stream = stream or sys.stderr
-        self.every, self.width = every, width
-        self._last = 0.0
-        self._started: dict[str, float] = {}
-
-    def __call__(self, name: str, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        started = self._started.setdefault(name, now)
-        finished = total is not None and done >= total
-        if not finished and now - self._last < self.every:
-            return
-        self._last = now
-        rate = done / max(now - started, 1e-6) / 1e6
-        if total:
-            filled = int(self.width * min(done / total, 1))
-            bar = "#" * filled + "-" * (self.width - filled)
-            text = f"\r{name} [{bar}] {done / total:6.1%} {done / 1e6:,.1f}/{total / 1e6:,.1f} MB {rate:5.1f} MB/s"
-        else:
-            text = f"\r{name} {done / 1e6:,.1f} MB {rate:5.1f} MB/s"
-        self.stream.write(text + ("\n" if finished else ""))
-        self.stream.flush()
-
-
-def log_progress(step: float = 0.1) -> Progress:
-    """A progress callback that logs at INFO every `step` of the file (for cron and logs)."""
-    marks: dict[str, float] = {}
-
-    def report(name: str, done: int, total: int | None) -> None:
-        if not total:
-            return
-        fraction = done / total
-        if fraction >= marks.get(name, 0.0) + step or done >= total:
-            marks[name] = fraction
-            log.info("%s: %.0f%% of %s MB", name, fraction * 100, f"{total / 1e6:,.1f}")
-
-    return report
