@@ -10,4 +10,5 @@ SOURCES: dict[str, str] = {
     "snapshot": "ingest.snapshot",
     "trends": "ingest.trends",
     "github": "ingest.github",
+    "paperswithcode": "ingest.paperswithcode",
 }

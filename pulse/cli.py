@@ -18,6 +18,7 @@ from pulse.errors import PulseError
 COMMAND_MODULES: list[str] = [
     "pulse.commands.trends",
     "pulse.commands.github",
+    "pulse.commands.paperswithcode",
 ]
 
 

@@ -98,6 +98,36 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ),
 ]
 
+# paperswithcode (30-39): lean raw tables for drill-down. Abstracts, authors, tasks,
+# methods and PDF/abstract URLs are left in the parquet files: they are most of the archive's
+# bytes and every write session copies the whole database file.
+PAPERSWITHCODE_DDL = [
+    """
+    CREATE TABLE IF NOT EXISTS pwc_papers (
+        paper_url  VARCHAR NOT NULL,  -- the archive's key, e.g. https://paperswithcode.com/paper/...
+        arxiv_id   VARCHAR,
+        title      VARCHAR,
+        date       DATE,              -- publication date as the archive gives it (NULL when absent or unparseable)
+        proceeding VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS pwc_links (
+        paper_url           VARCHAR NOT NULL,
+        repo_url            VARCHAR,
+        is_official         BOOLEAN,
+        mentioned_in_paper  BOOLEAN,
+        mentioned_in_github BOOLEAN,
+        framework_raw       VARCHAR,  -- the archive's `framework` value, lower-cased
+        framework           VARCHAR,  -- registry id, else the raw value; 'none' = no framework
+        paper_date          DATE      -- joined from pwc_papers on paper_url (NULL when unmatched)
+    )
+    """,
+]
+
+
+MIGRATIONS.append((30, "paperswithcode: pwc_papers, pwc_links (lean raw tables)", PAPERSWITHCODE_DDL))
+
 SCHEMA_VERSION_DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY,
