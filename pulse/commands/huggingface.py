@@ -1,0 +1,55 @@
+"""`pulse ingest huggingface`: models per framework from the Hub API (resumable) or a hub-stats file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pulse.cli import db_option, resolve_db
+
+
+def register(main: click.Group, ingest: click.Group) -> None:
+    @ingest.command("huggingface")
+    @db_option
+    @click.option("--framework", "frameworks", multiple=True, metavar="ID",
+                  help="Registry framework id to crawl (repeatable; default: every framework with Hub tags).")
+    @click.option("--max-pages", type=click.IntRange(min=1), default=None,
+                  help="Stop after this many API pages (1,000 models each); the next run resumes.")
+    @click.option("--refresh", is_flag=True,
+                  help="Crawl again tags whose crawl completed in the last 3 days (skipped by default).")
+    @click.option("--hub-stats", "hub_stats", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Read a whole-Hub models.parquet (dataset cfahlgren1/hub-stats) instead of the API.")
+    def ingest_huggingface(db: Path | None, frameworks: tuple[str, ...], max_pages: int | None, refresh: bool,
+                           hub_stats: Path | None) -> None:
+        """Count Hugging Face Hub models per framework tag, by creation month.
+
+        The API crawl saves its cursor per tag, so an interrupted or --max-pages run
+        resumes where it stopped; metrics are recounted once a framework's crawl is
+        complete. HF_TOKEN (optional) raises the rate limit; it is never logged.
+
+        \b
+        Example:
+            pulse ingest huggingface --framework tensorflow --framework keras --max-pages 20
+            pulse ingest huggingface --hub-stats ~/Downloads/models.parquet
+        """
+        from ingest import huggingface
+
+        path = resolve_db(db)
+        run = huggingface.run(path, list(frameworks) or None, max_pages, hub_stats, refresh=refresh)
+        detail = run.detail
+        if hub_stats is not None:
+            click.echo(f"{path}: {detail.get('rows', 0):,} models in {detail.get('file')} (as of {detail.get('as_of')}); "
+                       f"stored {run.rows:,} observations (source hub_stats).")
+            return
+        pages = sum((detail.get("pages") or {}).values())
+        click.echo(f"{path}: fetched {pages:,} pages ({detail.get('models', 0):,} models, "
+                   f"{detail.get('skipped', 0):,} malformed entries skipped) in {run.requests:,} requests; "
+                   f"stored {run.rows:,} observations.")
+        for note in detail.get("notes") or []:
+            click.echo(f"  note: {note}")
+        if run.status == "partial":
+            message = f"Partial run: {run.error}"
+            if detail.get("pending_tags") and not (run.error or "").startswith("--max-pages"):
+                raise click.ClickException(message)
+            click.echo(message)
