@@ -132,6 +132,11 @@ def test_page_shows_counts_verdicts_and_as_of_dates(hub_db, monkeypatch):
     assert "As of: 2024-02-01" in text  # chart provenance captions
     charts = at.get("plotly_chart")
     assert len(charts) == 4
+    assert "(cumulative)" in charts[0].proto.spec
+    at.sidebar.radio[0].set_value("monthly").run()
+    assert not at.exception
+    assert "added per month" in at.get("plotly_chart")[0].proto.spec
+    assert "Created before 2022-03-02" in at.get("plotly_chart")[0].proto.spec
 
 
 def test_page_monthly_view_and_empty_database(snapshot_db, monkeypatch):
@@ -140,9 +145,7 @@ def test_page_monthly_view_and_empty_database(snapshot_db, monkeypatch):
     assert "As of: no data" in text
     assert all(m.value == "—" for m in at.metric)
     at.sidebar.radio[0].set_value("monthly").run()
-    assert not at.exception
-    assert "monthly" in str(at.query_params["view"])
-    assert "added per month" in at.get("plotly_chart")[0].proto.spec
+    assert not at.exception and "monthly" in str(at.query_params["view"])
 
 
 def test_page_through_the_router(hub_db, monkeypatch):
