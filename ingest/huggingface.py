@@ -221,7 +221,7 @@ def recount(con, run: store.Run) -> tuple[int, list[str]]:
     if not done:
         return 0, ["no framework's crawl is complete yet; metrics not updated"]
     bits = metrics.all_tags()
-    agg = metrics.aggregate(con, "hf_models", [], "created_at", "tags", None, bits)
+    agg = metrics.aggregate(con, "hf_models", [], "epoch_us(created_at)", "tags", None, bits)
     frames = [metrics.framework_metrics(agg, bits, done)]
     for variant, base in (("default-frameworks", [f for f in registry.default_ids() if f in metrics.hub_tags()]),
                           ("all-registry", list(metrics.hub_tags()))):

@@ -54,10 +54,13 @@ def column_sql(columns: dict[str, str], path: Path) -> tuple[str, str, str | Non
         )
     ctype, ttype = columns[created_col].upper(), columns["tags"].upper()
     created = _quote(created_col)
-    if ctype == "TIMESTAMP WITH TIME ZONE":
-        created = f"timezone('UTC', {created})"
-    elif ctype in ("VARCHAR", "DATE") or ctype.startswith("TIMESTAMP"):
-        created = f"timezone('UTC', TRY_CAST({created} AS TIMESTAMPTZ))" if ctype == "VARCHAR" else f"CAST({created} AS TIMESTAMP)"
+    # As UTC epoch microseconds: no time-zone conversion per row for timestamp columns.
+    if ctype.startswith("TIMESTAMP"):
+        created = f"epoch_us({created})"
+    elif ctype == "VARCHAR":
+        created = f"epoch_us(TRY_CAST({created} AS TIMESTAMPTZ))"
+    elif ctype == "DATE":
+        created = f"epoch_us(CAST({created} AS TIMESTAMP))"
     else:
         raise SourceError(f"{path}: column {created_col} has type {ctype}, not a timestamp or text.", "Check the file is hub-stats models.parquet.")
     tags = _quote("tags")
