@@ -250,10 +250,9 @@ def _provenance(frame: pd.DataFrame, tags: dict, run: store.Run) -> pd.DataFrame
     frame["citation"] = frame["framework"].map(lambda f: config.redact(f"{base}/api/models?filter={','.join(tags.get(f, ()))}"))
     frame["raw_file"] = config.display_path(config.raw_dir() / NAME)
     extra = [c for c in ("tf_keras", "also_pytorch") if c in frame.columns]
-    frame["detail"] = [
-        {"method": "exact recount of table hf_models", **{c: (None if pd.isna(row[c]) else int(row[c])) for c in extra}}
-        for _, row in frame.iterrows()
-    ]
+    counts = zip(*(frame[c].tolist() for c in extra), strict=True) if extra else ((),) * len(frame)
+    frame["detail"] = [{"method": "exact recount of table hf_models", **{c: int(v) for c, v in zip(extra, values, strict=True) if pd.notna(v)}}
+                       for values in counts]
     return frame.drop(columns=extra)
 
 

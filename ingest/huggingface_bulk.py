@@ -119,7 +119,8 @@ def build(data: dict) -> pd.DataFrame:
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     extra = [c for c in ("tf_keras", "also_pytorch") if c in frame.columns]
     detail = {**data["detail"], "rows": data["rows"], "undated_rows": data["undated"], "snapshot_as_of": str(as_of)}
-    frame["detail"] = [{**detail, **{c: int(row[c]) for c in extra if pd.notna(row[c])}} for _, row in frame.iterrows()]
+    counts = zip(*(frame[c].tolist() for c in extra), strict=True) if extra else ((),) * len(frame)
+    frame["detail"] = [{**detail, **{c: int(v) for c, v in zip(extra, values, strict=True) if pd.notna(v)}} for values in counts]
     frame = frame.drop(columns=extra)
     tags = {f: ",".join(registry.get(f).hf_tags) for f in registry.ids()}
     frame["subject"] = frame["framework"].map(lambda f: f"tags: {tags[f]}" if f in tags else "all models")

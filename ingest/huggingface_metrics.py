@@ -118,15 +118,28 @@ def _cumulative(counts: pd.DataFrame, placeholder: int, as_of: dt.date) -> pd.Da
     return pd.DataFrame(rows, columns=["date", "value"])
 
 
+def _month_rows(agg: pd.DataFrame) -> pd.DataFrame:
+    """The 'month' rows with a boolean placeholder flag and python dates (computed once per table)."""
+    cached = agg.attrs.get("_month_rows")
+    if cached is not None:
+        return cached
+    rows = agg[agg["kind"] == "month"]
+    ph = rows["placeholder"].fillna(False).astype(bool).to_numpy()
+    out = pd.DataFrame({"month": pd.to_datetime(rows["month"]).dt.date.to_numpy(), "ph": ph,
+                        "dated": ~ph & rows["month"].notna().to_numpy(), "mask": rows["mask"].to_numpy(), "n": rows["n"].to_numpy()})
+    agg.attrs["_month_rows"] = out
+    return out
+
+
 def _monthly(agg: pd.DataFrame, select_mask: int, need_mask: int = 0) -> tuple[pd.DataFrame, int]:
     """Per-month counts of models whose mask meets `select_mask` (and all of `need_mask`)."""
-    rows = agg[(agg["kind"] == "month") & ((agg["mask"] & select_mask) != 0)]
+    rows = _month_rows(agg)
+    keep = (rows["mask"].to_numpy() & select_mask) != 0
     if need_mask:
-        rows = rows[(rows["mask"] & need_mask) == need_mask]
-    placeholder = int(rows.loc[rows["placeholder"].fillna(False).astype(bool), "n"].sum())
-    dated = rows[~rows["placeholder"].fillna(False).astype(bool) & rows["month"].notna()]
-    counts = dated.groupby("month", as_index=False)["n"].sum()
-    counts["month"] = pd.to_datetime(counts["month"]).dt.date
+        keep &= (rows["mask"].to_numpy() & need_mask) == need_mask
+    rows = rows[keep]
+    placeholder = int(rows.loc[rows["ph"], "n"].sum())
+    counts = rows[rows["dated"]].groupby("month", as_index=False)["n"].sum()
     return counts, placeholder
 
 
@@ -185,11 +198,9 @@ def also_pytorch_metric(agg: pd.DataFrame, bits: list[str], as_of: dt.date) -> p
 def total_metric(agg: pd.DataFrame, as_of: dt.date, rows_total: int) -> pd.DataFrame:
     """hf_models_total (framework 'all'): every model, cumulative by month; the as-of point is
     the file's row count (models without a creation date included)."""
-    rows = agg[agg["kind"] == "month"]
-    placeholder = int(rows.loc[rows["placeholder"].fillna(False).astype(bool), "n"].sum())
-    dated = rows[~rows["placeholder"].fillna(False).astype(bool) & rows["month"].notna()]
-    counts = dated.groupby("month", as_index=False)["n"].sum()
-    counts["month"] = pd.to_datetime(counts["month"]).dt.date
+    rows = _month_rows(agg)
+    placeholder = int(rows.loc[rows["ph"], "n"].sum())
+    counts = rows[rows["dated"]].groupby("month", as_index=False)["n"].sum()
     frame = _cumulative(counts, placeholder, as_of)
     frame = frame[frame["date"] != as_of]
     frame = pd.concat([frame, pd.DataFrame([{"date": as_of, "value": float(rows_total)}])], ignore_index=True)
