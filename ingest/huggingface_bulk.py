@@ -129,10 +129,15 @@ def build(data: dict) -> pd.DataFrame:
 
 def save(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, run: store.Run) -> int:
     """Replace the cumulative series; keep library breakdowns of other snapshot dates."""
-    for (fid, metric), _ in frame[frame["metric"].isin(SERIES_METRICS)].groupby(["framework", "metric"]):
-        store.delete_observations(con, source=NAME, framework=fid, metric=metric)
-    for when in frame.loc[frame["metric"] == "hf_models_by_library", "date"].unique():
-        con.execute("DELETE FROM observations WHERE source = ? AND metric = 'hf_models_by_library' AND date = ?", [NAME, when])
+    series = frame[frame["metric"].isin(SERIES_METRICS)]
+    con.execute(
+        "DELETE FROM observations WHERE source = ? AND list_contains(?, metric) AND list_contains(?, framework)",
+        [NAME, list(SERIES_METRICS), sorted(series["framework"].unique())],
+    )
+    dates = sorted({str(d) for d in frame.loc[frame["metric"] == "hf_models_by_library", "date"]})
+    if dates:
+        con.execute("DELETE FROM observations WHERE source = ? AND metric = 'hf_models_by_library' AND list_contains(?, CAST(date AS VARCHAR))",
+                    [NAME, dates])
     return store.upsert_observations(con, frame, run_id=run.run_id)
 
 
