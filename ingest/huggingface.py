@@ -171,6 +171,8 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
             nonlocal batch, pages, skipped
             with db.write_session(db_path) as con:
                 save_checkpoint(con, tag, state, batch, pages, skipped, next_url, run)
+            log.info("%s: saved %d pages (%d models, %d malformed); %s", tag, pages, len(batch), skipped,
+                     "crawl complete" if not next_url else "cursor saved")
             for key in ("pages", "skipped"):
                 state[key] = int(state.get(key) or 0) + (pages if key == "pages" else skipped)
             state["models"] = int(state.get("models") or 0) + len(batch)

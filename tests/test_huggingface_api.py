@@ -319,3 +319,26 @@ def test_parse_ratelimit_header_forms(header, expected):
     assert (None if limit is None else (limit.remaining, limit.reset_s)) == expected
     if limit:
         assert (limit.quota, limit.window_s) == (500, 300)
+
+
+def test_ctrl_c_keeps_checkpointed_pages_and_the_next_run_resumes(hub, db_file, monkeypatch):
+    """Ctrl-C during a rate-limit wait: pages fetched so far are written, the run is recorded
+    as interrupted, and the next run continues at the page that was being fetched."""
+    monkeypatch.setattr(huggingface, "CHECKPOINT_PAGES", 1)
+    hub.script[3] = Response("Too Many Requests", status=429, headers=RATELIMIT_429)
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        huggingface.run(db_file, ["pytorch"], sleep=interrupt)
+    (status, next_url, pages), = query(db_file, "SELECT status, next_url, pages FROM hf_crawl WHERE tag = 'pytorch'")
+    assert (status, pages) == ("in_progress", 2) and next_url.endswith("cursor=6")
+    assert query(db_file, "SELECT status, error FROM ingest_runs") == [("failed", "interrupted")]
+    assert query(db_file, "SELECT count(*) FROM hf_models")[0][0] == 5  # 6 entries, one malformed
+
+    run = huggingface.run(db_file, ["pytorch"], sleep=Sleeps())
+    assert run.status == "ok"
+    assert [c["cursor"] for c in hub.calls] == [None, "3", "6", "6"]
+    pt = series(db_file, "hf_models", "pytorch")
+    assert pt[max(pt)] == 6
