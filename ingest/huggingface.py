@@ -124,12 +124,13 @@ def save_checkpoint(con, tag: str, state: dict, batch: dict[str, Model], pages: 
         con.execute("DELETE FROM hf_models WHERE len(tags) = 0")
 
 
-def _keep_raw(run: store.Run, tag: str, url: str, body) -> Path:
+def _keep_raw(run: store.Run, tag: str, url: str, body, next_url: str | None) -> Path:
+    """Append one page to $PULSE_RAW_DIR/huggingface/<run_id>/<tag>.jsonl.gz (replayable with --replay)."""
     folder = config.raw_dir() / NAME / run.run_id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{tag}.jsonl.gz"
     with gzip.open(path, "at", encoding="utf-8") as fh:
-        fh.write(json.dumps({"url": config.redact(url), "body": body}) + "\n")
+        fh.write(json.dumps({"url": config.redact(url), "next": config.redact(next_url) if next_url else None, "body": body}) + "\n")
     return folder
 
 
@@ -186,7 +187,7 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
                     summary["stopped"] = f"--max-pages {max_pages} reached"
                     break
                 body, next_url = client.get_page(url, params)
-                raw = _keep_raw(run, tag, url if params is None else f"{url}?filter={tag}", body)
+                raw = _keep_raw(run, tag, url if params is None else f"{url}?filter={tag}", body, next_url)
                 run.detail["raw_dir"] = config.display_path(raw.parent)
                 models, bad = parse_page(body, known, url)
                 batch.update((m.id, m) for m in models)
@@ -261,12 +262,17 @@ def _provenance(frame: pd.DataFrame, tags: dict, run: store.Run) -> pd.DataFrame
 # --- run --------------------------------------------------------------------------------------
 
 def run(db_path: Path, frameworks: list[str] | None = None, max_pages: int | None = None,
-        hub_stats: Path | None = None, *, refresh: bool = False,
+        hub_stats: Path | None = None, *, refresh: bool = False, replay: Path | None = None,
         sleep: Callable[[float], None] = time.sleep) -> store.Run:
     """Crawl (resuming) and recount; with `hub_stats`, load that file instead (source hub_stats).
 
-    Tags crawled completely within FRESH_FOR are skipped unless `refresh`.
+    Tags crawled completely within FRESH_FOR are skipped unless `refresh`. With `replay` (a
+    raw folder of an earlier run), its saved pages are loaded instead of fetched.
     """
+    if replay is not None:
+        from ingest import huggingface_replay
+
+        return huggingface_replay.run(db_path, Path(replay))
     if hub_stats is not None:
         from ingest import huggingface_bulk
 

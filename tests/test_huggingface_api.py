@@ -342,3 +342,20 @@ def test_ctrl_c_keeps_checkpointed_pages_and_the_next_run_resumes(hub, db_file, 
     assert [c["cursor"] for c in hub.calls] == [None, "3", "6", "6"]
     pt = series(db_file, "hf_models", "pytorch")
     assert pt[max(pt)] == 6
+
+
+def test_replay_of_saved_pages_rebuilds_the_same_metrics_without_network(hub, db_file, tmp_path, monkeypatch):
+    from pulse.cli import main
+
+    run = huggingface.run(db_file, ["tensorflow", "keras"])
+    original = series(db_file, "hf_tf_keras_models_also_pytorch", "pytorch")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/unset-hf")  # no server: replay must not fetch
+    other = tmp_path / "replayed.duckdb"
+    folder = tmp_path / "raw" / "huggingface" / run.run_id
+    result = CliRunner().invoke(main, ["ingest", "huggingface", "--db", str(other), "--replay", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "replayed 3 saved pages (8 models)" in result.output
+    assert series(other, "hf_tf_keras_models_also_pytorch", "pytorch") == original
+    assert query(other, "SELECT tag, status FROM hf_crawl ORDER BY tag") == [("keras", "complete"), ("tf", "complete")]
+    result = CliRunner().invoke(main, ["ingest", "huggingface", "--db", str(other), "--replay", str(tmp_path)])
+    assert result.exit_code == 1 and "No saved Hugging Face pages" in result.output

@@ -18,10 +18,12 @@ def register(main: click.Group, ingest: click.Group) -> None:
                   help="Stop after this many API pages (1,000 models each); the next run resumes.")
     @click.option("--refresh", is_flag=True,
                   help="Crawl again tags whose crawl completed in the last 3 days (skipped by default).")
+    @click.option("--replay", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Load the saved pages of an earlier run (data/raw/huggingface/RUN_ID) instead of fetching.")
     @click.option("--hub-stats", "hub_stats", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="Read a whole-Hub models.parquet (dataset cfahlgren1/hub-stats) instead of the API.")
     def ingest_huggingface(db: Path | None, frameworks: tuple[str, ...], max_pages: int | None, refresh: bool,
-                           hub_stats: Path | None) -> None:
+                           replay: Path | None, hub_stats: Path | None) -> None:
         """Count Hugging Face Hub models per framework tag, by creation month.
 
         The API crawl saves its cursor per tag, so an interrupted or --max-pages run
@@ -32,15 +34,20 @@ def register(main: click.Group, ingest: click.Group) -> None:
         Example:
             pulse ingest huggingface --framework tensorflow --framework keras --max-pages 20
             pulse ingest huggingface --hub-stats ~/Downloads/models.parquet
+            pulse ingest huggingface --replay data/raw/huggingface/3f2a9c1b7d0e
         """
         from ingest import huggingface
 
         path = resolve_db(db)
-        run = huggingface.run(path, list(frameworks) or None, max_pages, hub_stats, refresh=refresh)
+        run = huggingface.run(path, list(frameworks) or None, max_pages, hub_stats, refresh=refresh, replay=replay)
         detail = run.detail
         if hub_stats is not None:
             click.echo(f"{path}: {detail.get('rows', 0):,} models in {detail.get('file')} (as of {detail.get('as_of')}); "
                        f"stored {run.rows:,} observations (source hub_stats).")
+            return
+        if replay is not None:
+            click.echo(f"{path}: replayed {sum(detail['pages'].values()):,} saved pages ({detail['models']:,} models) "
+                       f"from {detail['replayed']}; stored {run.rows:,} observations.")
             return
         pages = sum((detail.get("pages") or {}).values())
         click.echo(f"{path}: fetched {pages:,} pages ({detail.get('models', 0):,} models, "
