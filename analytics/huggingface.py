@@ -186,6 +186,22 @@ def libraries_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Ch
                        ["'(other)' sums the libraries after the 12 largest; '(none)' = no library_name."])
 
 
+def data_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Where the Hub data stands: each API crawl tag and the latest hub-stats load."""
+    rows = []
+    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'hf_crawl'").fetchone()[0]:
+        for tag, status, pages, models, skipped, completed, updated in con.execute(
+                "SELECT tag, status, pages, models, skipped, completed_at, updated_at FROM hf_crawl ORDER BY tag").fetchall():
+            rows.append({"data": f"API crawl of tag '{tag}'", "status": status, "pages": pages, "models listed": models,
+                         "malformed skipped": skipped, "as of": str((completed or updated).date())})
+    snapshot = con.execute(
+        "SELECT max(date), max(retrieved_at) FROM observations WHERE source = 'hub_stats' AND metric = 'hf_models_total'").fetchone()
+    if snapshot[0] is not None:
+        rows.append({"data": "hub-stats models.parquet snapshot", "status": "loaded", "pages": None, "models listed": None,
+                     "malformed skipped": None, "as of": str(snapshot[0])})
+    return pd.DataFrame(rows)
+
+
 # --- Claim checks ---------------------------------------------------------------------------
 
 def period_end(source_date: str | None) -> pd.Timestamp | None:

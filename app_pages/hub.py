@@ -42,6 +42,15 @@ show_chart(CHARTS["hf-share"].builder(con, options), key="hub_share")
 st.subheader("TensorFlow and Keras models also on PyTorch")
 show_chart(CHARTS["hf-tf-keras-also-pytorch"].builder(con, options), key="hub_also_pytorch")
 
+with st.expander("Data behind this page"):
+    status = hub.data_status(con)
+    if status.empty:
+        st.info("No Hugging Face data yet. Run `pulse ingest huggingface` (API, resumable) "
+                "or `pulse ingest huggingface --hub-stats models.parquet` (whole-Hub snapshot).")
+    else:
+        st.dataframe(status, hide_index=True, use_container_width=True)
+        st.caption("A framework's API counts appear once every one of its tags' crawls is complete.")
+
 libraries = CHARTS["hf-libraries"].builder(con, options)
 if not libraries.data.empty:
     st.subheader("By library_name (hub-stats snapshot)")

@@ -291,6 +291,7 @@ def test_cli_reports_pages_models_and_partial_runs(hub, db_file):
     result = CliRunner().invoke(main, ["ingest", "huggingface", "--db", str(db_file), "--framework", "keras"])
     assert result.exit_code == 0, result.output
     assert "fetched 1 pages (3 models, 0 malformed entries skipped) in 1 requests" in result.output
+    assert "keras          complete          1 pages         3 models     0 skipped" in result.output
     result = CliRunner().invoke(main, ["ingest", "huggingface", "--db", str(db_file), "--framework", "pytorch", "--max-pages", "1"])
     assert result.exit_code == 0 and "Partial run: --max-pages 1 reached" in result.output
     result = CliRunner().invoke(main, ["ingest", "huggingface", "--db", str(db_file), "--framework", "caffe"])

@@ -132,6 +132,8 @@ def test_page_shows_counts_verdicts_and_as_of_dates(hub_db, monkeypatch):
     assert "As of: 2024-02-01" in text  # chart provenance captions
     charts = at.get("plotly_chart")
     assert len(charts) == 4
+    status = at.dataframe[0].value
+    assert list(status["data"]) == ["hub-stats models.parquet snapshot"] and list(status["as of"]) == ["2024-02-01"]
     assert "(cumulative)" in charts[0].proto.spec
     at.sidebar.radio[0].set_value("monthly").run()
     assert not at.exception

@@ -9,6 +9,18 @@ import click
 from pulse.cli import db_option, resolve_db
 
 
+def _crawls(path: Path) -> list[dict]:
+    from pulse import db
+
+    con = db.open_read(path)
+    try:
+        if not db.table_exists(con, "hf_crawl"):
+            return []
+        return con.execute("SELECT * FROM hf_crawl ORDER BY tag").df().to_dict("records")
+    finally:
+        con.close()
+
+
 def register(main: click.Group, ingest: click.Group) -> None:
     @ingest.command("huggingface")
     @db_option
@@ -55,6 +67,9 @@ def register(main: click.Group, ingest: click.Group) -> None:
                    f"stored {run.rows:,} observations.")
         for note in detail.get("notes") or []:
             click.echo(f"  note: {note}")
+        for row in _crawls(path):
+            click.echo(f"  {row['tag']:<14} {row['status']:<12} {row['pages']:>6,} pages {row['models']:>9,} models"
+                       f" {row['skipped']:>5,} skipped")
         if run.status == "partial":
             message = f"Partial run: {run.error}"
             if detail.get("pending_tags") and not (run.error or "").startswith("--max-pages"):
