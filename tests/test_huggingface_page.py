@@ -160,3 +160,17 @@ def test_page_through_the_router(hub_db, monkeypatch):
     at.switch_page("app_pages/hub.py").run()
     assert not at.exception
     assert at.title[0].value == "Hugging Face Hub" and len(at.get("plotly_chart")) == 4
+
+
+@pytest.mark.parametrize("view", ["absolute", "monthly", "share", "indexed"])
+def test_every_hub_chart_builds_on_an_empty_database_in_any_view(snapshot_db, view):
+    con = db.open_read(snapshot_db)
+    try:
+        for name, spec in catalog().items():
+            if spec.page != "hub":
+                continue
+            result = spec.builder(con, ChartOptions(view=view, log=True, theme="dark"))
+            assert result.as_of == "no data" and result.data.empty, name
+            assert result.figure.layout.template.layout.paper_bgcolor is not None  # dark template applied
+    finally:
+        con.close()
