@@ -151,6 +151,38 @@ def api_requests(workdir: Path, models: int) -> dict:
             "status": run.status}
 
 
+def api_recount(workdir: Path, models: int) -> dict:
+    """Database size and recount time with `models` synthetic rows in hf_models (API path)."""
+    from ingest import huggingface, huggingface_metrics
+    from pulse import db, store
+
+    path = workdir / "recount.duckdb"
+    tags = huggingface_metrics.all_tags()
+    with db.write_session(path) as con:
+        con.execute(f"""
+            INSERT INTO hf_models
+            SELECT 'synthetic-org-' || (i % 50000) || '/model-' || i,
+                   TIMESTAMP '2022-03-03' + to_seconds(CAST((i * 7919) % 120000000 AS BIGINT)),
+                   list_filter([CASE WHEN hash(i, 1) % 100 < 60 THEN 'pytorch' END,
+                                CASE WHEN hash(i, 2) % 100 < 8 THEN 'tf' END,
+                                CASE WHEN hash(i, 3) % 100 < 3 THEN 'jax' END,
+                                CASE WHEN hash(i, 4) % 100 < 4 THEN 'keras' END,
+                                CASE WHEN hash(i, 5) % 100 < 70 THEN 'transformers' END], lambda t: t IS NOT NULL),
+                   now()
+            FROM range({models}) t(i)
+        """)
+        con.execute("DELETE FROM hf_models WHERE len(tags) = 0")
+        for tag in tags:
+            con.execute("INSERT INTO hf_crawl VALUES (?, 'complete', NULL, now(), now(), now(), 0, 0, 0, '')", [tag])
+    size = path.stat().st_size
+    run = store.Run(source="huggingface")
+    start = time.perf_counter()
+    with db.write_session(path) as con:
+        rows, _ = huggingface.recount(con, run)
+    seconds = time.perf_counter() - start
+    return {"models": models, "db_mib": round(size / 2**20, 1), "recount_s": round(seconds, 2), "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=ROWS)
@@ -176,6 +208,7 @@ def main() -> None:
         results[kind] = {"median_s": statistics.median(secs), "min_s": min(secs), "max_s": max(secs),
                          "median_cpu_s": statistics.median(cpus), "peak_rss_mib": max(r[1] for r in runs)}
     api = api_requests(workdir, API_MODELS)
+    api["recount_1m"] = api_recount(workdir, 1_000_000)
     ratio = results["bulk"]["median_s"] / results["bare"]["median_s"]
     for kind in ("scan+metrics", "bulk"):
         results[kind]["ratio_vs_bare"] = round(results[kind]["median_s"] / results["bare"]["median_s"], 2)

@@ -86,15 +86,17 @@ def _models_table(models: dict[str, Model], seen_at: dt.datetime) -> pa.Table:
 
 
 def save_models(con, models: dict[str, Model], seen_at: dt.datetime) -> int:
-    """Upsert models on id (their tags and creation time as last seen)."""
+    """Upsert models on id (their tags and creation time as last seen).
+
+    Delete-then-insert rather than ON CONFLICT: the table has no key index (it would be most
+    of the file, and every write copies the file); `models` is keyed by id, so ids stay unique.
+    """
     if not models:
         return 0
     con.register("_hf_models_in", _models_table(models, seen_at))
     try:
-        con.execute(
-            "INSERT INTO hf_models SELECT id, created_at, tags, seen_at FROM _hf_models_in "
-            "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, tags = excluded.tags, seen_at = excluded.seen_at"
-        )
+        con.execute("DELETE FROM hf_models WHERE id IN (SELECT id FROM _hf_models_in)")
+        con.execute("INSERT INTO hf_models SELECT id, created_at, tags, seen_at FROM _hf_models_in")
     finally:
         con.unregister("_hf_models_in")
     return len(models)

@@ -360,3 +360,10 @@ def test_replay_of_saved_pages_rebuilds_the_same_metrics_without_network(hub, db
     assert query(other, "SELECT tag, status FROM hf_crawl ORDER BY tag") == [("keras", "complete"), ("tf", "complete")]
     result = CliRunner().invoke(main, ["ingest", "huggingface", "--db", str(other), "--replay", str(tmp_path)])
     assert result.exit_code == 1 and "No saved Hugging Face pages" in result.output
+
+
+def test_model_ids_stay_unique_across_tags_and_recrawls(hub, db_file):
+    huggingface.run(db_file, FOUR)
+    huggingface.run(db_file, FOUR, refresh=True)
+    assert query(db_file, "SELECT count(*), count(DISTINCT id) FROM hf_models")[0] == (11, 11)
+    assert len(hub.calls) == 14
