@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import requests
 
 from ingest import huggingface_metrics as metrics
 from ingest.http import Fetcher, make_session
@@ -189,7 +190,8 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
                     summary["stopped"] = f"--max-pages {max_pages} reached"
                     break
                 body, next_url = client.get_page(url, params)
-                raw = _keep_raw(run, tag, url if params is None else f"{url}?filter={tag}", body, next_url)
+                asked = url if params is None else requests.Request("GET", url, params=params).prepare().url
+                raw = _keep_raw(run, tag, asked, body, next_url)
                 run.detail["raw_dir"] = config.display_path(raw.parent)
                 models, bad = parse_page(body, known, url)
                 batch.update((m.id, m) for m in models)

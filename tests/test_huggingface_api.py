@@ -281,6 +281,8 @@ def test_raw_pages_are_kept_for_replay(hub, db_file, tmp_path):
     path = tmp_path / "raw" / "huggingface" / run.run_id / "keras.jsonl.gz"
     lines = [json.loads(line) for line in gzip.open(path, "rt")]
     assert len(lines) == 1 and [m["id"] for m in lines[0]["body"]] == ["m/old-keras", "m/keras-2022-04", "m/keras-2023-01"]
+    assert lines[0]["url"].endswith("/api/models?filter=keras&limit=1000&sort=createdAt&direction=1&expand%5B%5D=createdAt&expand%5B%5D=tags")
+    assert lines[0]["next"] is None
     (raw_file, citation), = query(db_file, "SELECT DISTINCT raw_file, citation FROM observations WHERE framework = 'keras' AND metric = 'hf_models'")
     assert raw_file.endswith("huggingface") and citation.endswith("/api/models?filter=keras")
 
