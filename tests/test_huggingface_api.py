@@ -273,6 +273,7 @@ def test_token_is_sent_but_never_logged_or_stored(hub, db_file, monkeypatch, cap
     for path in raw_files:
         assert token not in gzip.open(path, "rt").read()
     result = CliRunner().invoke(__import__("pulse.cli", fromlist=["main"]).main, ["ingest", "huggingface", "--db", str(db_file), "--framework", "pytorch"])
+    assert result.exit_code == 1 and "Partial run" in result.output and "503" in result.output
     assert token not in result.output
 
 
