@@ -33,6 +33,8 @@ SHARE_BASES = {
     "all-registry": "among models with any registry framework tag",
 }
 VIEWS = {"absolute": "cumulative (models existing)", "monthly": "added per month"}
+SOURCE_CHOICES = {"auto": "latest per framework (API or snapshot)", "huggingface": SOURCE_LABELS["huggingface"],
+                  "hub_stats": SOURCE_LABELS["hub_stats"]}
 
 
 def hub_frameworks() -> list[str]:

@@ -18,7 +18,10 @@ frameworks = framework_filter(key="frameworks", choices=hub.hub_frameworks())
 start, end = date_range_filter(dt.date(2022, 1, 1), dt.date.today())
 view = view_filter(views=hub.VIEWS)
 log = log_filter()
-options = ChartOptions(frameworks=frameworks, start=start, end=end, view=view, log=log, theme=theme())
+base = st.sidebar.radio("Share base", list(hub.SHARE_BASES), format_func=hub.SHARE_BASES.get, key="hub_share_base")
+source = st.sidebar.selectbox("Hub data source", list(hub.SOURCE_CHOICES), format_func=hub.SOURCE_CHOICES.get, key="hub_source")
+options = ChartOptions(frameworks=frameworks, start=start, end=end, view=view, log=log, theme=theme(),
+                       extra={"base": base, "source": source})
 
 st.subheader("What the articles said, checked")
 verdicts = hub.hub_verdicts(con)

@@ -138,6 +138,12 @@ def test_page_shows_counts_verdicts_and_as_of_dates(hub_db, monkeypatch):
     at.sidebar.radio[0].set_value("monthly").run()
     assert not at.exception
     assert "added per month" in at.get("plotly_chart")[0].proto.spec
+    # Only the snapshot is loaded: choosing the API source empties the charts, honestly.
+    at.sidebar.selectbox(key="hub_source").set_value("huggingface").run()
+    assert "No Hugging Face data yet" in at.get("plotly_chart")[0].proto.spec
+    at.sidebar.selectbox(key="hub_source").set_value("hub_stats").run()
+    at.sidebar.radio(key="hub_share_base").set_value("all-registry").run()
+    assert "any registry framework tag" in at.get("plotly_chart")[1].proto.spec
     assert "Created before 2022-03-02" in at.get("plotly_chart")[0].proto.spec
 
 
