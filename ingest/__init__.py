@@ -11,4 +11,5 @@ SOURCES: dict[str, str] = {
     "trends": "ingest.trends",
     "github": "ingest.github",
     "paperswithcode": "ingest.paperswithcode",
+    "huggingface": "ingest.huggingface",
 }

@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "pulse.commands.trends",
     "pulse.commands.github",
     "pulse.commands.paperswithcode",
+    "pulse.commands.huggingface",
 ]
 
 
