@@ -311,7 +311,7 @@ def write(path: Path, content: bytes | str) -> Path:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise ExportError(f"Cannot write export to '{path}': {exc.strerror or exc}.", "Check the directory's permissions or choose another --out.") from exc
+        raise ExportError(f"Cannot write export to '{path}': cannot create a file in '{path.parent}' ({exc.strerror or exc}).", "Check the directory's permissions or choose another --out.") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -75,6 +75,16 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], css: dict[str, str] | N
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _claimed(value, unit) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    try:
+        text = f"{float(value):,.6g}"
+    except (TypeError, ValueError):
+        text = str(value)
+    return f"{text} {unit}" if unit and not (isinstance(unit, float) and pd.isna(unit)) else text
+
+
 def _sources_section(con: duckdb.DuckDBPyConnection) -> str:
     try:
         frame = inventory.source_summary(con)
@@ -98,10 +108,9 @@ def _claims_section(con: duckdb.DuckDBPyConnection, report: Report) -> str:
     report.claims = len(frame)
     if frame.empty:
         return "<p>The claims ledger is empty.</p>"
-    frame = frame.assign(claimed=[
-        "" if v is None or pd.isna(v) else f"{v:g} {u or ''}".strip()
-        for v, u in zip(frame.get("value", pd.Series([None] * len(frame))), frame.get("unit", pd.Series([""] * len(frame))), strict=True)
-    ])
+    values = frame["value"] if "value" in frame else pd.Series([None] * len(frame))
+    units = frame["unit"] if "unit" in frame else pd.Series([None] * len(frame))
+    frame = frame.assign(claimed=[_claimed(v, u) for v, u in zip(values, units, strict=True)])
     return _table(frame, CLAIM_COLUMNS, {"status": "verdict"})
 
 
