@@ -110,8 +110,9 @@ def view_link(options: ChartOptions, page: str | None = None, base_url: str | No
     return f"{path}?{urlencode(view_params(options), safe=',')}"
 
 
-def provenance(result: ChartResult, options: ChartOptions, chart: str | None = None, base_url: str | None = None) -> dict:
-    """Everything an exported file says about where its numbers come from."""
+def provenance(result: ChartResult, options: ChartOptions, chart: str | None = None, base_url: str | None = None,
+               link: str | None = None) -> dict:
+    """Everything an exported file says about where its numbers come from (link: the view's URL, if known)."""
     page = catalog()[chart].page if chart and chart in catalog() else None
     return {
         "title": result.title,
@@ -129,7 +130,7 @@ def provenance(result: ChartResult, options: ChartOptions, chart: str | None = N
             "theme": options.theme,
             "extra": dict(options.extra),
         },
-        "link": view_link(options, page, base_url),
+        "link": link or view_link(options, page, base_url),
         "exported_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "generator": GENERATOR,
     }
@@ -176,9 +177,9 @@ def with_footer(result: ChartResult, prov: dict, width: int = WIDTH, height: int
 
 
 def to_image(result: ChartResult, options: ChartOptions, fmt: str, chart: str | None = None,
-             width: int = WIDTH, height: int = HEIGHT) -> bytes:
+             width: int = WIDTH, height: int = HEIGHT, link: str | None = None) -> bytes:
     """PNG, SVG or PDF bytes with the provenance footer (needs Chromium)."""
-    fig = with_footer(result, provenance(result, options, chart), width, height)
+    fig = with_footer(result, provenance(result, options, chart, link=link), width, height)
     return render.render(fig, fmt, width, height, PNG_SCALE if fmt == "png" else 1)
 
 
@@ -226,9 +227,9 @@ def html_page(title: str, body: str, theme: str, head_comment: str = "") -> str:
     )
 
 
-def to_html(result: ChartResult, options: ChartOptions, chart: str | None = None) -> str:
+def to_html(result: ChartResult, options: ChartOptions, chart: str | None = None, link: str | None = None) -> str:
     """A single HTML file that opens offline: plotly.js inlined, provenance in a comment, a block and JSON."""
-    prov = provenance(result, options, chart)
+    prov = provenance(result, options, chart, link=link)
     meta = json.dumps(prov, indent=1).replace("</", "<\\/")
     body = (
         f"{figure_div(result.figure, True, div_id='pulse-chart')}\n{provenance_html(prov)}\n"
@@ -244,10 +245,11 @@ def csv_header(prov: dict) -> str:
     return "".join(f"# {line}\n" for line in lines)
 
 
-def to_csv(result: ChartResult, options: ChartOptions, chart: str | None = None, header: bool = True) -> str:
+def to_csv(result: ChartResult, options: ChartOptions, chart: str | None = None, header: bool = True,
+           link: str | None = None) -> str:
     """The plotted data as CSV, headed by '#' provenance lines unless header=False."""
     body = result.data.to_csv(index=False, lineterminator="\n")
-    return (csv_header(provenance(result, options, chart)) if header else "") + body
+    return (csv_header(provenance(result, options, chart, link=link)) if header else "") + body
 
 
 def sidecar_text(result: ChartResult, options: ChartOptions, chart: str | None = None) -> str:
@@ -266,15 +268,15 @@ def read_csv(source: str | os.PathLike | io.StringIO) -> tuple[list[str], pd.Dat
     return header, pd.read_csv(io.StringIO("".join(lines[n:])))
 
 
-def export(result: ChartResult, options: ChartOptions, fmt: str, chart: str | None = None) -> bytes:
+def export(result: ChartResult, options: ChartOptions, fmt: str, chart: str | None = None, link: str | None = None) -> bytes:
     """The chart in one of FORMATS, as bytes."""
     fmt = fmt.lower()
     if fmt in IMAGE_FORMATS:
-        return to_image(result, options, fmt, chart)
+        return to_image(result, options, fmt, chart, link=link)
     if fmt == "html":
-        return to_html(result, options, chart).encode("utf-8")
+        return to_html(result, options, chart, link=link).encode("utf-8")
     if fmt == "csv":
-        return to_csv(result, options, chart).encode("utf-8")
+        return to_csv(result, options, chart, link=link).encode("utf-8")
     raise ExportError(f"Unknown export format '{fmt}'.", f"Choose one of {', '.join(FORMATS)}.")
 
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlencode
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics.charts import VIEWS, ChartOptions, ChartResult
+from analytics.charts import VIEWS, ChartOptions, ChartResult, catalog
 from pulse import config, db, registry
 from pulse.bootstrap import ensure_database
 from pulse.errors import PulseError
@@ -120,10 +123,70 @@ def theme() -> str:
 
 # --- Chart display -----------------------------------------------------------------------
 
-def show_chart(result: ChartResult, key: str) -> None:
-    """Draw a catalogued chart with its provenance under it (and its downloads)."""
+def view_options() -> ChartOptions:
+    """The current view's options as the URL holds them (the filters above write them there)."""
+    known = registry.frameworks()
+    frameworks = [f for f in (_param("frameworks") or "").split(",") if f in known] or registry.default_ids()
+
+    def day(name: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(_param(name) or "")
+        except ValueError:
+            return None
+
+    return ChartOptions(frameworks=frameworks, start=day("start"), end=day("end"), view=_param("view") or "absolute",
+                        log=_param("log") in ("1", "true"), theme=theme())
+
+
+def view_url() -> str:
+    """This page's URL with the view's query string: opening it restores the view."""
+    query = urlencode({k: st.query_params.get(k) for k in st.query_params}, safe=",")
+    try:
+        base = (st.context.url or "").split("?", 1)[0]
+    except Exception:  # no browser context (bare script, tests)
+        base = ""
+    return f"{base}?{query}" if query else base
+
+
+def _file_stem(name: str, as_of: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "chart"
+    return f"{slug}-{as_of}" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of or "") else slug
+
+
+def show_downloads(result: ChartResult, key: str, options: ChartOptions, chart: str | None) -> None:
+    """PNG, SVG, PDF, HTML and CSV downloads, each built only when clicked, plus a link to this view."""
+    from analytics import export
+
+    link = view_url()
+    stem = _file_stem(chart or result.title, result.as_of)
+    browser = export.render.chromium_path()
+    columns = st.columns([1, 1, 1, 1, 1, 2], gap="small")
+    for column, fmt in zip(columns, export.FORMATS, strict=False):
+        needs_browser = fmt in export.IMAGE_FORMATS
+        column.download_button(
+            fmt.upper(), data=partial(export.export, result, options, fmt, chart, link),
+            file_name=f"{stem}.{fmt}", mime=export.FORMATS[fmt], key=f"{key}_download_{fmt}",
+            on_click="ignore", disabled=needs_browser and browser is None, icon=":material/download:",
+            help=("Needs Chromium: " + export.render.INSTALL_HINT) if needs_browser and browser is None
+            else f"{fmt.upper()} with the sources, as-of date and view on it",
+        )
+    with columns[5].popover("Link to this view", icon=":material/link:"):
+        st.caption("Opening this link restores the frameworks, dates, view and scale.")
+        st.code(link or "(open the dashboard in a browser to get a link)", language=None)
+    if browser is None:
+        st.caption(f"PNG, SVG and PDF downloads are off: Chromium was not found. {export.render.INSTALL_HINT}")
+
+
+def show_chart(result: ChartResult, key: str, options: ChartOptions | None = None, chart: str | None = None) -> None:
+    """Draw a catalogued chart with its provenance under it and its downloads.
+
+    options default to the view in the URL; chart (the catalogue name) defaults to key when key is one.
+    """
     st.plotly_chart(result.figure, use_container_width=True, key=f"chart_{key}")
     st.caption(" · ".join(result.provenance_lines()))
+    if chart is None and key in catalog():
+        chart = key
+    show_downloads(result, key, options or view_options(), chart)
 
 
 def show_provenance_table(frame: pd.DataFrame) -> None:
