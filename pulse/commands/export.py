@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import click
@@ -111,8 +110,9 @@ def register(main: click.Group, ingest: click.Group) -> None:
         else:
             content = export.export(result, options, fmt, chart)
         if to_stdout:
-            sys.stdout.buffer.write(content)
-            sys.stdout.buffer.flush()
+            stream = click.get_binary_stream("stdout")
+            stream.write(content)
+            stream.flush()
             return
         export.write(out, content)
         click.echo(f"{out}: {fmt.upper()} of '{chart}' ({len(result.data)} plotted rows, as of {result.as_of}), {len(content):,} bytes.")
