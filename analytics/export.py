@@ -153,34 +153,42 @@ def provenance_lines(prov: dict) -> list[str]:
 
 # --- Images -------------------------------------------------------------------------------
 
-def with_footer(result: ChartResult, prov: dict, width: int = WIDTH, height: int = HEIGHT) -> go.Figure:
-    """A copy of the figure with the provenance as a footer inside the image."""
-    fig = go.Figure(result.figure)
+def footer_spec(result: ChartResult, prov: dict, width: int = WIDTH, height: int = HEIGHT) -> dict:
+    """The figure as a plotly dict with the provenance as a footer inside the image.
+
+    Works on the dict (not a go.Figure copy): re-validating a large figure costs more than the render.
+    """
+    spec = result.figure.to_dict()
+    layout = spec.setdefault("layout", {})
     chars = max(40, int((width - 40) / (FOOTER_FONT * 0.55)))
     lines: list[str] = []
     for line in provenance_lines(prov):
         lines.extend(textwrap.wrap(line, chars) or [""])
-    margin = fig.layout.margin
-    top = margin.t if margin.t is not None else 80
-    axis_room = margin.b if margin.b is not None else 50
-    footer_px = len(lines) * (FOOTER_FONT + 4) + 12
-    bottom = axis_room + footer_px
-    fig.update_layout(margin={"b": bottom}, width=width, height=height)
+    margin = dict(layout.get("margin") or {})
+    top = margin.get("t", 80)
+    bottom = margin.get("b", 50) + len(lines) * (FOOTER_FONT + 4) + 12
+    margin["b"] = bottom
     plot_px = max(50, height - top - bottom)
-    fig.add_annotation(
-        text="<br>".join(html.escape(line) for line in lines),
-        xref="paper", yref="paper", x=0, y=-(bottom - 6) / plot_px,
-        xanchor="left", yanchor="bottom", align="left", showarrow=False,
-        font={"size": FOOTER_FONT}, opacity=0.8, name="pulse-provenance",
-    )
-    return fig
+    layout.update(margin=margin, width=width, height=height)
+    layout["annotations"] = [*layout.get("annotations", []), {
+        "text": "<br>".join(html.escape(line) for line in lines),
+        "xref": "paper", "yref": "paper", "x": 0, "y": -(bottom - 6) / plot_px,
+        "xanchor": "left", "yanchor": "bottom", "align": "left", "showarrow": False,
+        "font": {"size": FOOTER_FONT}, "opacity": 0.8, "name": "pulse-provenance",
+    }]
+    return spec
+
+
+def with_footer(result: ChartResult, prov: dict, width: int = WIDTH, height: int = HEIGHT) -> go.Figure:
+    """A copy of the figure with the provenance footer (for callers that want a Figure)."""
+    return go.Figure(footer_spec(result, prov, width, height))
 
 
 def to_image(result: ChartResult, options: ChartOptions, fmt: str, chart: str | None = None,
              width: int = WIDTH, height: int = HEIGHT, link: str | None = None) -> bytes:
     """PNG, SVG or PDF bytes with the provenance footer (needs Chromium)."""
-    fig = with_footer(result, provenance(result, options, chart, link=link), width, height)
-    return render.render(fig, fmt, width, height, PNG_SCALE if fmt == "png" else 1)
+    spec = footer_spec(result, provenance(result, options, chart, link=link), width, height)
+    return render.render(spec, fmt, width, height, PNG_SCALE if fmt == "png" else 1)
 
 
 def to_png(result: ChartResult, options: ChartOptions, chart: str | None = None) -> bytes:

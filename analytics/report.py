@@ -46,6 +46,7 @@ img.chart{width:100%;height:auto;border:0}
 .error{color:#D55E00;font-weight:600}
 td.verdict{white-space:nowrap;font-weight:600}
 @media print{body{margin:0;max-width:none} a{color:inherit}}
+body.dark{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 """
 
 

@@ -24,6 +24,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "HF_ENDPOINT": ("https://huggingface.co", "Hugging Face Hub base URL (mirror or test server)."),
     "HF_TOKEN": ("(unset)", "Optional Hugging Face token; env or .streamlit/secrets.toml. Never logged or stored."),
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
+    "BROWSER_PATH": ("(found on PATH)", "Chrome/Chromium for PNG/SVG/PDF exports (kaleido); default: chromium on PATH, e.g. /usr/bin/chromium."),
+    "PULSE_PUBLIC_URL": ("(unset)", "Dashboard base URL, used in the 'open this view' link that CLI exports and reports carry."),
 }
 
 
