@@ -13,6 +13,7 @@ as HTML and PDF. Reports median and spread (min..max) over REPEATS, and the envi
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import statistics
 import subprocess
@@ -72,6 +73,7 @@ def environment() -> dict[str, str]:
         "python": platform.python_version(),
         "chromium": run([render.chromium_path() or "chromium", "--version"]).strip().splitlines()[-1:][0] if render.chromium_path() else "missing",
         "kaleido": version("kaleido"), "plotly": version("plotly"),
+        "load average at the end (1/5/15 min)": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 

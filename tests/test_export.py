@@ -221,3 +221,15 @@ def test_format_from_suffix(tmp_path):
     assert export.format_for(tmp_path / "a.txt", "csv") == "csv"
     with pytest.raises(export.ExportError, match="--format"):
         export.format_for(tmp_path / "a.txt", None)
+
+
+def test_export_modules_do_not_import_streamlit():
+    import subprocess
+    import sys
+
+    code = ("import sys, analytics.export, analytics.report, analytics.render, analytics.palette, pulse.commands.export; "
+            "print('streamlit' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=__import__("pulse").config.PROJECT_ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
