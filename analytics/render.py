@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib.util
 import logging
 import os
 import shutil
@@ -66,8 +67,24 @@ def chromium_path() -> str | None:
     return found if found and _is_exe(found) else None
 
 
+def kaleido_installed() -> bool:
+    return importlib.util.find_spec("kaleido") is not None
+
+
+def unavailable_reason() -> str | None:
+    """Why PNG/SVG/PDF cannot be made here (missing kaleido or Chromium), or None when they can."""
+    try:
+        require_chromium()
+    except ExportError as exc:
+        return str(exc)
+    return None
+
+
 def require_chromium(fmt: str = "PNG/SVG/PDF") -> str:
-    """The browser path, or ChromiumMissing saying how to install one."""
+    """The browser path, or ChromiumMissing saying how to install one (or kaleido, when missing)."""
+    if not kaleido_installed():
+        raise ExportError(f"Cannot render {fmt.upper()}: the kaleido package is not installed.",
+                          "Install it with `pip install 'framework-pulse[export]'` (kaleido>=1). HTML and CSV exports work without it.")
     path = chromium_path()
     if path:
         return path

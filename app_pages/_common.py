@@ -159,22 +159,21 @@ def show_downloads(result: ChartResult, key: str, options: ChartOptions, chart: 
 
     link = view_url()
     stem = _file_stem(chart or result.title, result.as_of)
-    browser = export.render.chromium_path()
+    unavailable = export.render.unavailable_reason()  # no Chromium (or no kaleido): images off, say how to fix
     columns = st.columns([1, 1, 1, 1, 1, 2], gap="small")
     for column, fmt in zip(columns, export.FORMATS, strict=False):
         needs_browser = fmt in export.IMAGE_FORMATS
         column.download_button(
             fmt.upper(), data=partial(export.export, result, options, fmt, chart, link),
             file_name=f"{stem}.{fmt}", mime=export.FORMATS[fmt], key=f"{key}_download_{fmt}",
-            on_click="ignore", disabled=needs_browser and browser is None, icon=":material/download:",
-            help=("Needs Chromium: " + export.render.INSTALL_HINT) if needs_browser and browser is None
-            else f"{fmt.upper()} with the sources, as-of date and view on it",
+            on_click="ignore", disabled=needs_browser and unavailable is not None, icon=":material/download:",
+            help=unavailable if needs_browser and unavailable else f"{fmt.upper()} with the sources, as-of date and view on it",
         )
     with columns[5].popover("Link to this view", icon=":material/link:"):
         st.caption("Opening this link restores the frameworks, dates, view and scale.")
         st.code(link or "(open the dashboard in a browser to get a link)", language=None)
-    if browser is None:
-        st.caption(f"PNG, SVG and PDF downloads are off: Chromium was not found. {export.render.INSTALL_HINT}")
+    if unavailable:
+        st.caption(f"PNG, SVG and PDF downloads are off. {unavailable}")
 
 
 def show_chart(result: ChartResult, key: str, options: ChartOptions | None = None, chart: str | None = None) -> None:

@@ -233,3 +233,13 @@ def test_export_modules_do_not_import_streamlit():
                          cwd=__import__("pulse").config.PROJECT_ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_without_kaleido_images_say_how_to_install(con, monkeypatch):
+    monkeypatch.setattr(render, "kaleido_installed", lambda: False)
+    options = ChartOptions()
+    result = export.build("github-stars", con, options)
+    with pytest.raises(export.ExportError, match=r"kaleido package is not installed.*framework-pulse\[export\]"):
+        export.to_png(result, options)
+    assert "kaleido" in render.unavailable_reason()
+    assert export.to_csv(result, options).startswith("# Framework Pulse export")
