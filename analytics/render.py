@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import importlib.util
 import logging
 import os
@@ -148,16 +149,49 @@ class WarmChromium:
         with self._lock:
             self._stop_locked()
 
-    def render(self, fig: go.Figure | dict, fmt: str, width: int, height: int, scale: float = 1.0) -> bytes:
-        """The figure as PNG/SVG/PDF bytes; starts Chromium on first use."""
-        if fmt not in IMAGE_FORMATS:
-            raise ExportError(f"Cannot render format '{fmt}'.", f"Image formats are {', '.join(IMAGE_FORMATS)}.")
+    def _ensure(self, fmt: str):
         path = require_chromium(fmt)
         with self._lock:
             if not self.running or self._path != path:
                 self._stop_locked()
                 self._start(path)
-            loop, k = self._loop, self._kaleido
+            return self._loop, self._kaleido
+
+    def print_pdf(self, url: str) -> bytes:
+        """Print a page (a file:// URL) to PDF in a new tab of the warm browser."""
+        loop, k = self._ensure("pdf")
+
+        async def job() -> bytes:
+            import choreographer
+
+            # Browser.create_tab, not kaleido's own tab pool: this tab is ours and closed after.
+            tab = await choreographer.Browser.create_tab(k, "")
+            try:
+                loaded = tab.subscribe_once("Page.loadEventFired")
+                await tab.send_command("Page.enable")
+                await tab.send_command("Page.navigate", params={"url": url})
+                await asyncio.wait_for(loaded, RENDER_TIMEOUT_S)
+                response = await tab.send_command("Page.printToPDF", params={
+                    "printBackground": True, "displayHeaderFooter": False,
+                    "paperWidth": 8.27, "paperHeight": 11.69,  # A4, in inches
+                    "marginTop": 0.4, "marginBottom": 0.4, "marginLeft": 0.4, "marginRight": 0.4,
+                })
+                if "error" in response:
+                    raise RuntimeError(response["error"])
+                return base64.b64decode(response["result"]["data"])
+            finally:
+                await k.close_tab(tab.target_id)
+
+        try:
+            return asyncio.run_coroutine_threadsafe(job(), loop).result(RENDER_TIMEOUT_S + 5)
+        except Exception as exc:
+            raise ExportError(f"Chromium failed to print {url} to PDF: {exc}.", "Try again; HTML reports need no browser.") from exc
+
+    def render(self, fig: go.Figure | dict, fmt: str, width: int, height: int, scale: float = 1.0) -> bytes:
+        """The figure as PNG/SVG/PDF bytes; starts Chromium on first use."""
+        if fmt not in IMAGE_FORMATS:
+            raise ExportError(f"Cannot render format '{fmt}'.", f"Image formats are {', '.join(IMAGE_FORMATS)}.")
+        loop, k = self._ensure(fmt)
         spec = fig.to_dict() if isinstance(fig, go.Figure) else fig
         opts = {"format": fmt, "width": width, "height": height, "scale": scale}
         future = asyncio.run_coroutine_threadsafe(k.calc_fig(spec, opts=opts), loop)

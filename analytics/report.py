@@ -172,11 +172,24 @@ def build(con: duckdb.DuckDBPyConnection, options: ChartOptions, static: bool = 
 
 
 def print_pdf(page_html: str) -> bytes:
-    """Print a static HTML page to PDF with headless Chromium."""
+    """Print a static HTML page to PDF in the warm Chromium (a one-off headless Chromium if that fails)."""
+    with tempfile.TemporaryDirectory(prefix="pulse-report-") as tmp:
+        source = Path(tmp) / "report.html"
+        source.write_text(page_html, encoding="utf-8")
+        try:
+            return render.BROWSER.print_pdf(source.as_uri())
+        except render.ChromiumMissing:
+            raise
+        except ExportError as exc:
+            log.warning("Printing in the warm browser failed (%s); trying a one-off Chromium.", exc)
+            return print_pdf_subprocess(source)
+
+
+def print_pdf_subprocess(source: Path) -> bytes:
+    """Print an HTML file to PDF with a one-off `chromium --headless --print-to-pdf`."""
     browser = render.require_chromium("PDF")
     with tempfile.TemporaryDirectory(prefix="pulse-report-") as tmp:
-        source, target = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
-        source.write_text(page_html, encoding="utf-8")
+        target = Path(tmp) / "report.pdf"
         cmd = [
             browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer",

@@ -130,3 +130,23 @@ def test_report_pdf_without_chromium_says_how_to_install(con, monkeypatch, tmp_p
         report.render_report(con, ChartOptions(), "pdf")
     content, _ = report.render_report(con, ChartOptions(), "html")
     assert b"Plotly.newPlot" in content
+
+
+@needs_chromium
+def test_report_pdf_falls_back_to_a_one_off_chromium(con, monkeypatch):
+    def broken(url):
+        raise render.ExportError("synthetic: the warm browser could not print")
+
+    monkeypatch.setattr(render.BROWSER, "print_pdf", broken)
+    content, built = report.render_report(con, ChartOptions(), "pdf")
+    assert h.pdf_pages(content) >= 2 and built.charts
+
+
+@needs_chromium
+def test_report_pdf_uses_the_warm_browser(con):
+    report.render_report(con, ChartOptions(), "pdf")
+    starts = render.BROWSER.starts
+    content, _ = report.render_report(con, ChartOptions(theme="dark"), "pdf")
+    assert render.BROWSER.starts == starts, "a second report must not start another Chromium"
+    assert h.pdf_pages(content) >= 2
+    assert b"/MediaBox [0 0 595" in content  # A4: 595 x 842 pt
