@@ -181,7 +181,7 @@ def show_chart(result: ChartResult, key: str, options: ChartOptions | None = Non
 
     options default to the view in the URL; chart (the catalogue name) defaults to key when key is one.
     """
-    st.plotly_chart(result.figure, use_container_width=True, key=f"chart_{key}")
+    st.plotly_chart(result.figure, width="stretch", key=f"chart_{key}")
     st.caption(" · ".join(result.provenance_lines()))
     if chart is None and key in catalog():
         chart = key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,9 @@ def buttons(at):
 
 def test_downloads_are_deferred_and_record_the_view(monkeypatch, snapshot_db, captured):
     at = run_page(monkeypatch, snapshot_db, frameworks="pytorch,jax", view="share", log="1", start="2021-01-01")
+    drawn = at.get("plotly_chart")
+    assert len(drawn) == 1
+    assert [t["name"] for t in json.loads(drawn[0].proto.spec)["data"]] == ["PyTorch", "JAX"]
     found = buttons(at)
     assert list(found) == ["PNG", "SVG", "PDF", "HTML", "CSV"]
     # Nothing is rendered while the page draws: every button holds a callable run on click.
