@@ -170,6 +170,9 @@ def footer_spec(result: ChartResult, prov: dict, width: int = WIDTH, height: int
     margin["b"] = bottom
     plot_px = max(50, height - top - bottom)
     layout.update(margin=margin, width=width, height=height)
+    if isinstance(layout.get("title"), dict):
+        # A title at x=0 of the container touches the image edge; align it with the plot area.
+        layout["title"].setdefault("xref", "paper")
     layout["annotations"] = [*layout.get("annotations", []), {
         "text": "<br>".join(html.escape(line) for line in lines),
         "xref": "paper", "yref": "paper", "x": 0, "y": -(bottom - 6) / plot_px,
@@ -187,8 +190,41 @@ def with_footer(result: ChartResult, prov: dict, width: int = WIDTH, height: int
 def to_image(result: ChartResult, options: ChartOptions, fmt: str, chart: str | None = None,
              width: int = WIDTH, height: int = HEIGHT, link: str | None = None) -> bytes:
     """PNG, SVG or PDF bytes with the provenance footer (needs Chromium)."""
-    spec = footer_spec(result, provenance(result, options, chart, link=link), width, height)
-    return render.render(spec, fmt, width, height, PNG_SCALE if fmt == "png" else 1)
+    prov = provenance(result, options, chart, link=link)
+    spec = footer_spec(result, prov, width, height)
+    data = render.render(spec, fmt, width, height, PNG_SCALE if fmt == "png" else 1)
+    if fmt == "png":
+        return png_with_text(data, {"Title": result.title, "Description": " | ".join(provenance_lines(prov)),
+                                    "Software": GENERATOR, "Provenance": json.dumps(prov)})
+    if fmt == "svg":
+        return svg_with_metadata(data, result.title, prov)
+    return data
+
+
+def png_with_text(data: bytes, fields: dict[str, str]) -> bytes:
+    """Add iTXt chunks (UTF-8 key/value text, read by exiftool and image viewers) after IHDR."""
+    import struct
+    import zlib
+
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return data
+    chunks = b""
+    for key, value in fields.items():
+        body = key.encode("latin-1") + b"\x00\x00\x00" + b"\x00" + b"\x00" + value.encode("utf-8")
+        chunks += struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body) & 0xFFFFFFFF)
+    ihdr_end = 8 + 8 + struct.unpack(">I", data[8:12])[0] + 4
+    return data[:ihdr_end] + chunks + data[ihdr_end:]
+
+
+def svg_with_metadata(data: bytes, title: str, prov: dict) -> bytes:
+    """Add <title>, <desc> and the provenance JSON (<metadata>) right after the <svg> tag."""
+    text = data.decode("utf-8")
+    end = text.find(">", text.find("<svg")) + 1
+    if end <= 0:
+        return data
+    meta = (f"<title>{html.escape(title)}</title><desc>{html.escape(' | '.join(provenance_lines(prov)))}</desc>"
+            f"<metadata>{html.escape(json.dumps(prov))}</metadata>")
+    return (text[:end] + meta + text[end:]).encode("utf-8")
 
 
 def to_png(result: ChartResult, options: ChartOptions, chart: str | None = None) -> bytes:

@@ -243,3 +243,29 @@ def test_without_kaleido_images_say_how_to_install(con, monkeypatch):
         export.to_png(result, options)
     assert "kaleido" in render.unavailable_reason()
     assert export.to_csv(result, options).startswith("# Framework Pulse export")
+
+
+@needs_chromium
+def test_png_and_svg_carry_machine_readable_provenance(con):
+    import struct
+    import zlib
+    from xml.etree import ElementTree
+
+    options = ChartOptions(view="indexed")
+    result = export.build("github-stars", con, options)
+    png = export.to_png(result, options, "github-stars")
+    chunks, pos = {}, 8
+    while pos < len(png):
+        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        body = png[pos + 8:pos + 8 + length]
+        assert struct.unpack(">I", png[pos + 8 + length:pos + 12 + length])[0] == zlib.crc32(kind + body), kind
+        if kind == b"iTXt":
+            key, _, rest = body.partition(b"\x00")
+            chunks[key.decode()] = rest[4:].decode("utf-8")
+        pos += 12 + length
+    assert json.loads(chunks["Provenance"])["view"]["view"] == "indexed"
+    assert "Transform: indexed to 100 at the range start" in chunks["Description"]
+    svg = export.to_svg(result, options, "github-stars")
+    root = ElementTree.fromstring(svg)
+    meta = root.find("{http://www.w3.org/2000/svg}metadata")
+    assert json.loads(meta.text)["chart"] == "github-stars"
