@@ -252,6 +252,9 @@ td,th{border:1px solid #8886;padding:4px 6px;text-align:left;vertical-align:top}
 
 def provenance_html(prov: dict) -> str:
     rows = "".join(f"<p>{html.escape(line)}</p>" for line in provenance_lines(prov))
+    link = html.escape(prov["link"])
+    if prov["link"].startswith(("http://", "https://")):
+        rows = rows.replace(link, f'<a href="{link}">{link}</a>')
     return f'<div class="provenance">{rows}</div>'
 
 

@@ -269,3 +269,12 @@ def test_png_and_svg_carry_machine_readable_provenance(con):
     root = ElementTree.fromstring(svg)
     meta = root.find("{http://www.w3.org/2000/svg}metadata")
     assert json.loads(meta.text)["chart"] == "github-stars"
+
+
+def test_absolute_view_link_is_clickable_in_html(con, monkeypatch):
+    monkeypatch.setenv("PULSE_PUBLIC_URL", "https://pulse.example.org/")
+    options = ChartOptions(frameworks=["pytorch"], view="share")
+    result = export.build("github-stars", con, options)
+    page = export.to_html(result, options, "github-stars")
+    url = "https://pulse.example.org/github?frameworks=pytorch&amp;view=share&amp;log=0"
+    assert f'<a href="{url}">{url}</a>' in page
