@@ -188,24 +188,27 @@ class WarmChromium:
             raise ExportError(f"Chromium failed to print {url} to PDF: {exc}.", "Try again; HTML reports need no browser.") from exc
 
     def render(self, fig: go.Figure | dict, fmt: str, width: int, height: int, scale: float = 1.0) -> bytes:
-        """The figure as PNG/SVG/PDF bytes; starts Chromium on first use."""
+        """The figure as PNG/SVG/PDF bytes; starts Chromium on first use, replaces a dead one once."""
         if fmt not in IMAGE_FORMATS:
             raise ExportError(f"Cannot render format '{fmt}'.", f"Image formats are {', '.join(IMAGE_FORMATS)}.")
-        loop, k = self._ensure(fmt)
         spec = fig.to_dict() if isinstance(fig, go.Figure) else fig
         opts = {"format": fmt, "width": width, "height": height, "scale": scale}
-        future = asyncio.run_coroutine_threadsafe(k.calc_fig(spec, opts=opts), loop)
-        try:
-            return future.result(RENDER_TIMEOUT_S + 5)
-        except FutureTimeout as exc:
-            future.cancel()
-            self.stop()  # a hung browser is replaced on the next call
-            raise ExportError(f"Rendering {fmt.upper()} timed out after {RENDER_TIMEOUT_S:.0f} s.", "Try again; if it persists, check Chromium runs: chromium --headless --version.") from exc
-        except ExportError:
-            raise
-        except Exception as exc:
-            self.stop()
-            raise ExportError(f"Chromium failed to render {fmt.upper()}: {exc}.", "Try again; the browser is restarted on the next export.") from exc
+        for attempt in (1, 2):
+            loop, k = self._ensure(fmt)
+            future = asyncio.run_coroutine_threadsafe(k.calc_fig(spec, opts=opts), loop)
+            try:
+                return future.result(RENDER_TIMEOUT_S + 5)
+            except FutureTimeout as exc:
+                future.cancel()
+                self.stop()  # a hung browser is replaced on the next call
+                raise ExportError(f"Rendering {fmt.upper()} timed out after {RENDER_TIMEOUT_S:.0f} s.", "Try again; if it persists, check Chromium runs: chromium --headless --version.") from exc
+            except Exception as exc:
+                # A long-lived server's browser may have died (OOM killer, crash): start a new one and retry once.
+                self.stop()
+                if attempt == 2:
+                    raise ExportError(f"Chromium failed to render {fmt.upper()}: {exc}.", "Try again; the browser is restarted on the next export.") from exc
+                log.warning("Rendering %s failed (%s); restarting Chromium and retrying once.", fmt, exc)
+        raise AssertionError("unreachable")
 
 
 BROWSER = WarmChromium()

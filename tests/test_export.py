@@ -278,3 +278,18 @@ def test_absolute_view_link_is_clickable_in_html(con, monkeypatch):
     page = export.to_html(result, options, "github-stars")
     url = "https://pulse.example.org/github?frameworks=pytorch&amp;view=share&amp;log=0"
     assert f'<a href="{url}">{url}</a>' in page
+
+
+@needs_chromium
+def test_a_dead_browser_is_replaced(con):
+    """Kill the warm Chromium (as an OOM killer would): the next export starts a new one."""
+    import signal
+
+    options = ChartOptions()
+    result = export.build("github-stars", con, options)
+    export.to_svg(result, options)
+    starts = render.BROWSER.starts
+    pid = render.BROWSER._kaleido.subprocess.pid
+    os.kill(pid, signal.SIGKILL)
+    assert h.svg_size(export.to_svg(result, options)) == (export.WIDTH, export.HEIGHT)
+    assert render.BROWSER.starts == starts + 1
