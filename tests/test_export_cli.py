@@ -159,3 +159,34 @@ def test_module_entry_point(snapshot_db, tmp_path):
                           capture_output=True, text=True, cwd=config.PROJECT_ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().startswith("# Framework Pulse export")
+
+
+def test_export_all_writes_every_chart(snapshot_db, tmp_path, test_chart):
+    out = tmp_path / "slides"
+    out.mkdir()
+    result = run("export", "--all", "--format", "csv", "--out", out, "--db", snapshot_db, "-f", "pytorch")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{name}.csv" for name in charts.catalog())
+    _, frame = export.read_csv(out / f"{test_chart}.csv")
+    assert frame["framework"].tolist() == ["pytorch"]
+
+
+def test_export_all_reports_failures_and_keeps_going(snapshot_db, tmp_path):
+    def broken(con, options):
+        raise RuntimeError("synthetic failure")
+
+    charts.catalog()
+    charts.chart("test-broken", "Broken (test)", page="test")(broken)
+    try:
+        result = CliRunner().invoke(main, ["export", "--all", "--format", "html", "--out", str(tmp_path), "--db", str(snapshot_db)])
+    finally:
+        charts.CHARTS.pop("test-broken", None)
+    assert result.exit_code == 1 and "1 chart(s) failed: test-broken: synthetic failure" in result.output
+    assert (tmp_path / "github-stars.html").exists()
+
+
+def test_export_all_needs_a_directory(snapshot_db, tmp_path):
+    result = CliRunner().invoke(main, ["export", "--all", "--format", "csv", "--out", str(tmp_path / "nope"), "--db", str(snapshot_db)])
+    assert result.exit_code == 1 and "does not exist" in result.output
+    result = CliRunner().invoke(main, ["export", "--all", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--format" in result.output

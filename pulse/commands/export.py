@@ -46,6 +46,37 @@ def _open(db):
     return path, database.open_read(path)
 
 
+def export_all(directory: Path, fmt: str, options, db) -> None:
+    """Every catalogue chart into DIR/CHART.FORMAT with one warm Chromium; exit 1 if any failed."""
+    from analytics import export
+
+    if not directory.is_dir():
+        export.check_writable(directory / "probe")  # the same clear message as for a file
+        raise click.UsageError(f"--out '{directory}' must be a directory with --all.")
+    if fmt in export.IMAGE_FORMATS:
+        export.render.require_chromium(fmt)
+    path, con = _open(db)
+    failed = []
+    try:
+        for name in export.catalog():
+            try:
+                result = export.build(name, con, options)
+                target = export.write(directory / f"{name}.{fmt}", export.export(result, options, fmt, name))
+            except export.ExportError as exc:
+                if isinstance(exc, export.ChromiumMissing):
+                    raise
+                failed.append(f"{name}: {exc}")
+                continue
+            except Exception as exc:  # one broken chart must not stop the rest
+                failed.append(f"{name}: {exc}")
+                continue
+            click.echo(f"{target}: {fmt.upper()} of '{name}' ({len(result.data)} plotted rows, as of {result.as_of}).")
+    finally:
+        con.close()
+    if failed:
+        raise click.ClickException(f"{len(failed)} chart(s) failed: " + "; ".join(config.redact(f) for f in failed))
+
+
 def register(main: click.Group, ingest: click.Group) -> None:
     from pulse.cli import db_option
 
@@ -61,8 +92,9 @@ def register(main: click.Group, ingest: click.Group) -> None:
     @click.option("--set", "extras", multiple=True, metavar="KEY=VALUE", help="Chart-specific option (repeatable).")
     @click.option("--sidecar", is_flag=True, help="CSV only: plain CSV plus FILE.provenance.json instead of '#' header lines.")
     @click.option("--list", "list_charts", is_flag=True, help="List the charts that can be exported and exit.")
+    @click.option("--all", "all_charts", is_flag=True, help="Every chart in the catalogue, as DIR/CHART.FORMAT (--out DIR, --format).")
     @db_option
-    def export_cmd(chart, fmt, out, frameworks, start, end, theme, view, log, extras, sidecar, list_charts, db):
+    def export_cmd(chart, fmt, out, frameworks, start, end, theme, view, log, extras, sidecar, list_charts, all_charts, db):
         """Export one chart, built by the same function as its page, with its sources on it.
 
         Images carry a provenance footer (sources, as-of date, transform, view);
@@ -75,6 +107,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
             pulse export github-stars --out stars.png
             pulse export github-stars --format csv --out - --view share -f pytorch -f tensorflow
             pulse export github-stars --out stars.pdf --start 2020-01-01 --log --theme dark
+            pulse export --all --format svg --out slides/
         """
         from analytics import export
 
@@ -83,6 +116,14 @@ def register(main: click.Group, ingest: click.Group) -> None:
             width = max((len(n) for n in charts), default=0)
             for name, spec in charts.items():
                 click.echo(f"{name:<{width}}  {spec.title}  (page: {spec.page})")
+            return
+        if all_charts:
+            if chart:
+                raise click.UsageError("Give a chart name or --all, not both.")
+            if out is None or fmt is None:
+                raise click.UsageError("--all needs --out DIR and --format.")
+            options = make_options(frameworks, start, end, view, log, theme, export.parse_extra(extras))
+            export_all(out, fmt, options, db)
             return
         if not chart:
             raise click.UsageError("Name a chart (see `pulse export --list`).")
