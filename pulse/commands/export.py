@@ -157,6 +157,8 @@ def register(main: click.Group, ingest: click.Group) -> None:
             return
         export.write(out, content)
         click.echo(f"{out}: {fmt.upper()} of '{chart}' ({len(result.data)} plotted rows, as of {result.as_of}), {len(content):,} bytes.")
+        if result.data.empty:
+            click.echo(f"Warning: '{chart}' has no data for these options (frameworks, dates, view).", err=True)
         if sidecar:
             side = out.with_name(out.name + ".provenance.json")
             export.write(side, export.sidecar_text(result, options, chart))
