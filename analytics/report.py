@@ -137,6 +137,9 @@ def build(con: duckdb.DuckDBPyConnection, options: ChartOptions, static: bool = 
             else:
                 figure = export.figure_div(result.figure, not plotlyjs_done, div_id=anchor + "-plot")
                 plotlyjs_done = True
+                csv = base64.b64encode(export.to_csv(result, options, name).encode("utf-8")).decode()
+                figure += (f'<p><a download="{html.escape(name)}.csv" href="data:text/csv;base64,{csv}">'
+                           f"CSV of the plotted data ({len(result.data)} rows, with provenance)</a></p>")
             body = figure + export.provenance_html(prov)
             report.charts.append(name)
         except render.ChromiumMissing:

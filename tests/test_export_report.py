@@ -150,3 +150,15 @@ def test_report_pdf_uses_the_warm_browser(con):
     assert render.BROWSER.starts == starts, "a second report must not start another Chromium"
     assert h.pdf_pages(content) >= 2
     assert b"/MediaBox [0 0 595" in content  # A4: 595 x 842 pt
+
+
+def test_html_report_embeds_each_charts_csv(con, test_chart):
+    import base64
+    import io
+
+    content, built = report.render_report(con, ChartOptions(frameworks=["jax"]), "html")
+    page = content.decode()
+    for name in built.charts:
+        encoded = re.search(rf'<a download="{name}.csv" href="data:text/csv;base64,([^"]+)"', page).group(1)
+        header, frame = export.read_csv(io.StringIO(base64.b64decode(encoded).decode()))
+        assert set(frame["framework"]) == {"jax"} and any(line.startswith("Source:") for line in header)
