@@ -173,8 +173,8 @@ class WarmChromium:
                 await asyncio.wait_for(loaded, RENDER_TIMEOUT_S)
                 response = await tab.send_command("Page.printToPDF", params={
                     "printBackground": True, "displayHeaderFooter": False,
-                    "paperWidth": 8.27, "paperHeight": 11.69,  # A4, in inches
-                    "marginTop": 0.4, "marginBottom": 0.4, "marginLeft": 0.4, "marginRight": 0.4,
+                    "paperWidth": 8.27, "paperHeight": 11.69,  # A4 in inches, unless the page's CSS @page says
+                    "preferCSSPageSize": True,
                 })
                 if "error" in response:
                     raise RuntimeError(response["error"])

@@ -39,13 +39,18 @@ CLAIM_COLUMNS = {
     "today": "Today",
     "basis": "Basis",
 }
+# Column widths (percent) so the claims table fits an A4 page.
+CLAIM_WIDTHS = {"id": 9, "claim": 19, "source": 12, "source_date": 6, "claimed": 7, "status": 8,
+                "measured": 13, "as_of": 8, "today": 10, "basis": 8}
 REPORT_CSS = """
 h1{margin-bottom:4px} h2{margin-top:36px;page-break-after:avoid}
 section.chart{page-break-inside:avoid;break-inside:avoid}
 img.chart{width:100%;height:auto;border:0}
 .error{color:#D55E00;font-weight:600}
-td.verdict{white-space:nowrap;font-weight:600}
-@media print{body{margin:0;max-width:none} a{color:inherit}}
+td.verdict{font-weight:600}
+table{width:100%} table.fixed{table-layout:fixed} td,th{overflow-wrap:break-word}
+@page{size:A4 landscape;margin:10mm}
+@media print{body{margin:0;max-width:none;font-size:12px} a{color:inherit} table{font-size:10px} tr{break-inside:avoid}}
 body.dark{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 """
 
@@ -61,9 +66,11 @@ class Report:
     claims_error: str | None = None
 
 
-def _table(frame: pd.DataFrame, columns: dict[str, str], css: dict[str, str] | None = None) -> str:
+def _table(frame: pd.DataFrame, columns: dict[str, str], css: dict[str, str] | None = None,
+           widths: dict[str, int] | None = None) -> str:
     css = css or {}
     head = "".join(f"<th>{html.escape(label)}</th>" for label in columns.values())
+    cols = "".join(f'<col style="width:{widths.get(c, 0)}%">' for c in columns) if widths else ""
     rows = []
     for record in frame.to_dict("records"):
         cells = []
@@ -73,7 +80,8 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], css: dict[str, str] | N
             cls = f' class="{css[column]}"' if column in css else ""
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    layout = ' class="fixed"' if widths else ""
+    return f"<table{layout}><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _claimed(value, unit) -> str:
@@ -112,11 +120,12 @@ def _claims_section(con: duckdb.DuckDBPyConnection, report: Report) -> str:
     values = frame["value"] if "value" in frame else pd.Series([None] * len(frame))
     units = frame["unit"] if "unit" in frame else pd.Series([None] * len(frame))
     frame = frame.assign(claimed=[_claimed(v, u) for v, u in zip(values, units, strict=True)])
-    return _table(frame, CLAIM_COLUMNS, {"status": "verdict"})
+    return _table(frame, CLAIM_COLUMNS, {"status": "verdict"}, CLAIM_WIDTHS)
 
 
-def _chart_image(result, options: ChartOptions, name: str) -> str:
-    svg = export.to_image(result, options, "svg", name)
+def _chart_image(result) -> str:
+    # No footer in the image: the same provenance is printed right under it.
+    svg = render.render(result.figure, "svg", export.WIDTH, export.HEIGHT)
     return f'<img class="chart" alt="{html.escape(result.title)}" src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}">'
 
 
@@ -133,7 +142,7 @@ def build(con: duckdb.DuckDBPyConnection, options: ChartOptions, static: bool = 
             result = export.build(name, con, options)
             prov = export.provenance(result, options, name)
             if static:
-                figure = _chart_image(result, options, name)
+                figure = _chart_image(result)
             else:
                 figure = export.figure_div(result.figure, not plotlyjs_done, div_id=anchor + "-plot")
                 plotlyjs_done = True

@@ -149,7 +149,7 @@ def test_report_pdf_uses_the_warm_browser(con):
     content, _ = report.render_report(con, ChartOptions(theme="dark"), "pdf")
     assert render.BROWSER.starts == starts, "a second report must not start another Chromium"
     assert h.pdf_pages(content) >= 2
-    assert b"/MediaBox [0 0 595" in content  # A4: 595 x 842 pt
+    assert re.search(rb"/MediaBox \[0 0 84[12][.0-9]* 59[45][.0-9]*\]", content)  # A4 landscape: 842 x 595 pt
 
 
 def test_html_report_embeds_each_charts_csv(con, test_chart):
