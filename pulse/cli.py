@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "pulse.commands.github",
     "pulse.commands.paperswithcode",
     "pulse.commands.huggingface",
+    "pulse.commands.export",
 ]
 
 

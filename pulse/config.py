@@ -27,6 +27,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "PULSE_TRENDS_URL": ("https://trends.google.com/trends", "Google Trends base URL used by pytrends (a test server or mirror)."),
     "PULSE_TRENDS_MAX_WAIT": ("600", "Most seconds `pulse ingest trends` spends backing off from HTTP 429 before giving up."),
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
+    "BROWSER_PATH": ("(found on PATH)", "Chrome/Chromium for PNG/SVG/PDF exports (kaleido); default: chromium on PATH, e.g. /usr/bin/chromium."),
+    "PULSE_PUBLIC_URL": ("(unset)", "Dashboard base URL, used in the 'open this view' link that CLI exports and reports carry."),
 }
 
 
