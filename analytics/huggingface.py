@@ -288,21 +288,21 @@ def check_hub_total(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verd
     claimed = float(claim["value"])
     before = _at(frame, when)
     after = frame[frame["date"] >= when].iloc[0]
-    if after["date"] == before["date"]:
-        estimate = float(before["value"])
-    else:  # straight line between the two month points around the claim's date
-        span = (after["date"] - before["date"]).days
-        estimate = before["value"] + (after["value"] - before["value"]) * (when - before["date"]).days / span
     now = frame.iloc[-1]
-    status = _claims.relative_verdict(estimate, claimed, 0.05)
+    # Measured points only: the claim is compared with the stored counts on either side of its
+    # date, never with a value drawn between them.
+    low, high = sorted((float(before["value"]), float(after["value"])))
+    status = _claims.SUPPORTED if low * 0.95 <= claimed <= high * 1.05 else _claims.CONTRADICTED
+    bracket = (f"{before['value']:,.0f} models on {before['date'].date()}" if after["date"] == before["date"]
+               else f"between {before['value']:,.0f} ({before['date'].date()}) and {after['value']:,.0f} ({after['date'].date()})")
     return _claims.Verdict(
         status,
-        measured=f"about {estimate:,.0f} models created by {when.date()} and still listed in the snapshot "
-                 f"({before['value']:,.0f} on {before['date'].date()}, {after['value']:,.0f} on {after['date'].date()})",
-        as_of=str(when.date()),
+        measured=f"{bracket}, counting models created by then and still listed in the snapshot",
+        as_of=str(before["date"].date()),
         today=f"{now['value']:,.0f} models in the snapshot of {now['date'].date()}",
-        basis="hf_models_total, hub-stats snapshot, interpolated between month ends; models deleted since are missing; within 5%",
-        value=round(estimate),
+        basis="hf_models_total, hub-stats snapshot, stored month-end counts around the claim's date (no interpolation); "
+              "models deleted since are missing; supported within 5% of that range",
+        value=float(before["value"]),
     )
 
 

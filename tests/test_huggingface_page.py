@@ -58,7 +58,7 @@ def test_without_data_the_claims_are_not_checkable_yet(snapshot_db):
     assert table.set_index("id").loc["seed-hf-64", "status"] == claims.NOT_CHECKABLE
 
 
-def test_hub_total_claim_interpolates_between_month_ends(snapshot_db):
+def test_hub_total_claim_uses_the_stored_counts_around_its_date(snapshot_db):
     import pandas as pd
 
     from pulse import store
@@ -68,8 +68,14 @@ def test_hub_total_claim_interpolates_between_month_ends(snapshot_db):
     with db.write_session(snapshot_db) as con:
         store.upsert_observations(con, rows, run_id="t")
     verdict = verdicts(snapshot_db)["hf-total-2025"]
-    # 2,100,000 + 100,000 * 23/31 = 2,174,194, within 5% of 2,161,698
-    assert verdict.value == 2_174_194 and verdict.status == claims.SUPPORTED and verdict.as_of == "2025-10-23"
+    # 2,161,698 lies between the measured 2,100,000 (2025-09-30) and 2,200,000 (2025-10-31);
+    # no value in between is invented.
+    assert verdict.value == 2_100_000 and verdict.status == claims.SUPPORTED and verdict.as_of == "2025-09-30"
+    assert "between 2,100,000 (2025-09-30) and 2,200,000 (2025-10-31)" in verdict.measured
+    rows = rows.assign(value=[1_500_000.0, 1_600_000.0, 1_700_000.0])
+    with db.write_session(snapshot_db) as con:
+        store.upsert_observations(con, rows, run_id="t2")
+    assert verdicts(snapshot_db)["hf-total-2025"].status == claims.CONTRADICTED
 
 
 def test_charts_plot_exactly_their_data(hub_db):
