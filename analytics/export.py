@@ -312,7 +312,9 @@ def read_csv(source: str | os.PathLike | io.StringIO) -> tuple[list[str], pd.Dat
     n = 0
     while n < len(lines) and lines[n].startswith("#"):
         n += 1
-    return header, pd.read_csv(io.StringIO("".join(lines[n:])))
+    body = "".join(lines[n:])
+    # A chart with no data for the chosen options exports its provenance and no table.
+    return header, pd.read_csv(io.StringIO(body)) if body.strip() else pd.DataFrame()
 
 
 def export(result: ChartResult, options: ChartOptions, fmt: str, chart: str | None = None, link: str | None = None) -> bytes:

@@ -161,4 +161,6 @@ def test_html_report_embeds_each_charts_csv(con, test_chart):
     for name in built.charts:
         encoded = re.search(rf'<a download="{name}.csv" href="data:text/csv;base64,([^"]+)"', page).group(1)
         header, frame = export.read_csv(io.StringIO(base64.b64decode(encoded).decode()))
-        assert set(frame["framework"]) == {"jax"} and any(line.startswith("Source:") for line in header)
+        assert any(line.startswith("Source:") for line in header)
+        # Charts with no data in this database export their provenance and an empty table.
+        assert set(frame["framework"]) == {"jax"} if name == "github-stars" else set(frame.get("framework", [])) <= {"jax"}
