@@ -8,4 +8,5 @@ into observation rows, and `run(db_path, ...) -> store.Run`. Sources are listed 
 # name -> module path; the runner and `pulse status` import them lazily from here.
 SOURCES: dict[str, str] = {
     "snapshot": "ingest.snapshot",
+    "probe": "ingest.probe",
 }

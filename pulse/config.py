@@ -24,6 +24,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "HF_ENDPOINT": ("https://huggingface.co", "Hugging Face Hub base URL (mirror or test server)."),
     "HF_TOKEN": ("(unset)", "Optional Hugging Face token; env or .streamlit/secrets.toml. Never logged or stored."),
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
+    "PULSE_PROBE_DIR": ("data/probe", "Where `pulse probe run` and the dashboard's probe button write result files."),
 }
 
 
@@ -36,6 +37,11 @@ def db_path(override: str | os.PathLike | None = None) -> Path:
 def raw_dir() -> Path:
     value = os.environ.get("PULSE_RAW_DIR")
     return Path(value).expanduser() if value else PROJECT_ROOT / "data" / "raw"
+
+
+def probe_dir() -> Path:
+    value = os.environ.get("PULSE_PROBE_DIR")
+    return Path(value).expanduser() if value else PROJECT_ROOT / "data" / "probe"
 
 
 def display_path(path: Path) -> str:
