@@ -44,14 +44,16 @@ def register(main: click.Group, ingest: click.Group) -> None:
     @click.option("--steps", type=int, default=None, help="Timed steps per case (default 20 CPU / 50 GPU).")
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Result directory (default $PULSE_PROBE_DIR or data/probe).")
     @click.option("--ingest/--no-ingest", "load", default=True, show_default=True, help="Load the result into the database afterwards.")
-    def probe_run(db, budget, device, frameworks, modes, precision, steps, out, load) -> None:
+    @click.option("--progress-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Keep a JSON progress file here (used by the dashboard).")
+    def probe_run(db, budget, device, frameworks, modes, precision, steps, out, load, progress_file) -> None:
         """Run the probe (python -m probe) and load its result file into the database.
 
         \b
         Example:
             pulse probe run --budget 120 --device cuda
         """
-        cmd = probe_command(budget=budget, device=device, frameworks=frameworks, modes=modes, precision=precision, steps=steps, out=out)
+        cmd = probe_command(budget=budget, device=device, frameworks=frameworks, modes=modes, precision=precision, steps=steps, out=out,
+                            progress_file=progress_file)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=config.PROJECT_ROOT)
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
