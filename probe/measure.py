@@ -21,6 +21,7 @@ class Built:
     to_float: Callable[[object], float]
     peak_memory: Callable[[], int | None] = lambda: None
     memory_kind: str = "n/a"
+    param_count: int | None = None  # trainable parameters as the framework counts them
     notes: tuple[str, ...] = ()
 
 
@@ -85,6 +86,7 @@ def run_case(build: Callable[[], Built], preset: Preset, compiled: bool, deadlin
         "achieved_tflops": flops["total"] / median_s / 1e12,
         "peak_memory_bytes": built.peak_memory(),
         "memory_kind": built.memory_kind,
+        "param_count": built.param_count,
         "loss_first": values[0],
         "loss_last": values[-1],
         "losses": values,

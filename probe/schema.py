@@ -84,6 +84,7 @@ OK_FIELDS: dict[str, tuple[tuple, bool]] = {
     "mfu": (NUM, True),
     "peak_memory_bytes": ((int,), True),
     "memory_kind": ((str,), False),
+    "param_count": ((int,), False),
     "loss_first": (NUM, False),
     "loss_last": (NUM, False),
     "losses": ((list,), False),

@@ -151,4 +151,5 @@ def build(preset: Preset, mode: str, precision: str, device: str, tf32: bool) ->
         return stats.get("peak_bytes_in_use")
 
     kind = "jax memory_stats peak_bytes_in_use (process peak)" if device == "cuda" else "n/a (CPU)"
-    return Built(step, lambda loss: jax.block_until_ready(loss), lambda v: float(v), peak if device == "cuda" else (lambda: None), kind)
+    n_params = sum(int(leaf.size) for leaf in jax.tree.leaves(params))
+    return Built(step, lambda loss: jax.block_until_ready(loss), lambda v: float(v), peak if device == "cuda" else (lambda: None), kind, n_params)

@@ -123,6 +123,7 @@ def build(preset: Preset, mode: str, precision: str, device: str, tf32: bool) ->
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
+    n_params = int(sum(math.prod(v.shape) for v in model.trainable_variables))
     fn = tf.function(train_step, jit_compile=True) if mode == "compiled" else train_step
 
     def step():
@@ -136,5 +137,5 @@ def build(preset: Preset, mode: str, precision: str, device: str, tf32: bool) ->
 
     if device == "cuda":
         tf.config.experimental.reset_memory_stats("GPU:0")
-        return Built(step, sync, lambda v: float(v.numpy()), lambda: int(tf.config.experimental.get_memory_info("GPU:0")["peak"]), "tf get_memory_info peak")
-    return Built(step, sync, lambda v: float(v.numpy()), memory_kind="n/a (CPU)")
+        return Built(step, sync, lambda v: float(v.numpy()), lambda: int(tf.config.experimental.get_memory_info("GPU:0")["peak"]), "tf get_memory_info peak", n_params)
+    return Built(step, sync, lambda v: float(v.numpy()), memory_kind="n/a (CPU)", param_count=n_params)

@@ -110,6 +110,7 @@ def build(preset: Preset, mode: str, precision: str, device: str, tf32: bool) ->
     opt = torch.optim.AdamW(model.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps, weight_decay=t.weight_decay)
     forward = torch.compile(model) if mode == "compiled" else model
     use_bf16 = precision == "bf16"
+    n_params = sum(p.numel() for p in model.parameters())
 
     def step():
         # Mixed bf16: fp32 master weights and optimizer state, matmuls in bf16, loss in fp32.
@@ -127,5 +128,6 @@ def build(preset: Preset, mode: str, precision: str, device: str, tf32: bool) ->
         def sync(_loss):
             torch.cuda.synchronize()
 
-        return Built(step, sync, lambda v: float(v.item()), lambda: int(torch.cuda.max_memory_allocated()), "cuda max_memory_allocated")
-    return Built(step, lambda _loss: None, lambda v: float(v.item()), memory_kind="n/a (CPU)")
+        return Built(step, sync, lambda v: float(v.item()), lambda: int(torch.cuda.max_memory_allocated()), "cuda max_memory_allocated", n_params)
+    # CPU kernels run synchronously: the step has finished when it returns.
+    return Built(step, lambda _loss: None, lambda v: float(v.item()), memory_kind="n/a (CPU)", param_count=n_params)
