@@ -152,3 +152,19 @@ def test_pulse_probe_run_loads_the_result(tmp_path):
     assert con.execute("SELECT framework, mode, status FROM probe_cases").fetchall() == [("jax", "compiled", "ok")]
     metrics = {r[0] for r in con.execute("SELECT metric FROM observations WHERE source = 'probe'").fetchall()}
     assert metrics == {"probe_tokens_per_s", "probe_step_ms", "probe_compile_s"}  # no MFU against an estimated CPU peak
+
+
+def test_cuda_requested_on_a_cpu_host_is_skipped_per_framework(tmp_path):
+    """The CUDA path's first checks run here: each backend says why it has no GPU."""
+    proc = subprocess.run([sys.executable, "-m", "probe", "--device", "cuda", "--config", "cpu", "--budget", "90", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(Path(proc.stdout.strip().splitlines()[-1]).read_text())
+    if doc["environment"]["gpu"]:
+        pytest.skip("this host has a GPU")
+    assert schema.validate(doc) == []
+    assert doc["config"]["precisions"] == ["fp32", "bf16"]  # CUDA default: both
+    reasons = {c["framework"]: c["reason"] for c in doc["cases"]}
+    assert all(c["status"] == "skipped" and c["reason"].startswith("no CUDA") for c in doc["cases"])
+    assert "torch.cuda.is_available() is False" in reasons["pytorch"]
+    assert "no GPU backend" in reasons["jax"] and "sees no GPU" in reasons["tensorflow"]

@@ -201,3 +201,22 @@ def test_validator_accepts_a_good_doc_and_names_each_problem():
                      "cases[2] is skipped without a reason", "config.tf32 is int"):
         assert expected in joined
     assert schema.validate([]) == ["the document is not a JSON object"]
+
+
+def test_tf32_policy_is_pinned_in_torch_and_jax():
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    from probe.backends import jax_gpt, torch_gpt
+
+    try:
+        torch_gpt.set_tf32(True)
+        assert torch.get_float32_matmul_precision() == "high" and torch.backends.cudnn.allow_tf32
+        torch_gpt.set_tf32(False)
+        assert torch.get_float32_matmul_precision() == "highest" and not torch.backends.cudnn.allow_tf32
+        jax_gpt.set_tf32(True)
+        assert jax.config.jax_default_matmul_precision == "tensorfloat32"
+        jax_gpt.set_tf32(False)
+        assert jax.config.jax_default_matmul_precision == "highest"
+    finally:
+        torch_gpt.set_tf32(False)
+        jax.config.update("jax_default_matmul_precision", None)
