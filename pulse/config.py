@@ -25,6 +25,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "HF_TOKEN": ("(unset)", "Optional Hugging Face token; env or .streamlit/secrets.toml. Never logged or stored."),
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
     "PULSE_PROBE_DIR": ("data/probe", "Where `pulse probe run` and the dashboard's probe button write result files."),
+    "PROBE_OUT_DIR": ("probe-results", "Default --out of the standalone `python -m probe` (which reads no other setting)."),
 }
 
 
