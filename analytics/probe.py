@@ -13,7 +13,6 @@ from pulse import db, registry
 
 SOURCE = "Framework Pulse training-speed probe (python -m probe; docs/probe.md)"
 FRAMEWORKS = ("pytorch", "tensorflow", "jax")
-MODE_LABELS = {"eager": "eager", "compiled": "compiled"}
 COMPILED_BY = {"pytorch": "torch.compile", "tensorflow": "tf.function(jit_compile=True)", "jax": "jax.jit"}
 
 
@@ -51,6 +50,16 @@ def latest_snapshot(con: duckdb.DuckDBPyConnection, device_label: str | None = N
         return frame
     latest = frame.groupby("device_label")["started_at"].transform("max")
     return frame[frame["started_at"] == latest].reset_index(drop=True)
+
+
+def latest_by_device(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per device: its latest run's date and tokens/s per framework, mode and precision."""
+    frame = latest_snapshot(con)
+    if frame.empty:
+        return frame
+    wide = frame.pivot_table(index=["device_label", "started_at"], columns="case", values="tokens_per_s", aggfunc="last").round(0)
+    wide.columns.name = None
+    return wide.reset_index().sort_values("started_at", ascending=False).rename(columns={"device_label": "device", "started_at": "run at (UTC)"})
 
 
 def speedups(frame: pd.DataFrame) -> pd.DataFrame:

@@ -61,7 +61,11 @@ if not devices:
             "`pulse ingest probe FILE`), or use the button above where it is enabled.")
     st.stop()
 
-# --- Device and snapshot --------------------------------------------------------------------
+# --- Every device, then one ---------------------------------------------------------------------
+st.subheader("Latest run on each device (tokens/s)")
+st.dataframe(probe.latest_by_device(connection()), hide_index=True, width="stretch")
+st.caption(f"Source: {probe.SOURCE}; one row per device, its most recent run. Higher is faster.")
+
 requested = st.query_params.get("device")
 device = st.selectbox("Device", devices, index=devices.index(requested) if requested in devices else 0, key="probe_device")
 st.query_params["device"] = device

@@ -6,7 +6,7 @@ the same TrainConfig; nothing framework-specific lives here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)

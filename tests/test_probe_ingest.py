@@ -132,6 +132,9 @@ def test_latest_snapshot_and_speedups(loaded):
     assert devices == ["NVIDIA H100 80GB HBM3 (cuda, synthetic-gpu)", "Synthetic CPU (cpu, synthetic-host)"]
     cpu = analytics_probe.latest_snapshot(con, devices[1])
     assert set(cpu["run_id"]) == {"synthcpu0002"}  # the later of the two CPU runs
+    overview = analytics_probe.latest_by_device(con)
+    assert list(overview["device"]) == devices and overview.shape[1] == 2 + 10  # 10 GPU cases; CPU ones fp32 only
+    assert overview.set_index("device").loc[devices[1], "PyTorch compiled fp32"] == round(512 / 0.025)
     ratios = analytics_probe.speedups(cpu).set_index("framework")["speedup"]
     assert ratios["pytorch"] == pytest.approx(40 / 25) and ratios["tensorflow"] == pytest.approx(80 / 30) and "jax" not in ratios
 
@@ -219,7 +222,9 @@ def test_page_shows_snapshot_speedups_and_history(monkeypatch, loaded):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["PyTorch bf16: compiled vs eager"] == "1.60x" and metrics["TensorFlow fp32: compiled vs eager"] == "2.67x"
     assert len(at.get("plotly_chart")) == 4
-    table = at.dataframe[0].value
+    overview = at.dataframe[0].value
+    assert len(overview) == 2  # one row per device
+    table = at.dataframe[1].value
     assert len(table) == 10 and set(table["Framework"]) == {"PyTorch", "TensorFlow", "JAX"}
     assert any("as of 2026-11-21" in c.value for c in at.caption)
     assert at.button[0].disabled  # PULSE_ALLOW_PROBE unset
