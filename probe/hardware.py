@@ -139,7 +139,7 @@ def cpu_peak_estimate(precision: str) -> dict | None:
     if precision == "bf16" and "avx512_bf16" in flags:
         per_cycle *= 2
     value = cores * ghz * per_cycle / 1000
-    return {"value": round(value, 4), "source": f"estimated: {cores} cores x {ghz:.2f} GHz x {per_cycle} FLOP/cycle (SIMD flags)"}
+    return {"value": round(value, 4), "source": f"estimated upper bound: {cores} cores x {ghz:.2f} GHz x {per_cycle} FLOP/cycle (SIMD flags; CPUs that split 512-bit FMAs reach half)"}
 
 
 def usable_cpus() -> int:

@@ -220,3 +220,18 @@ def test_tf32_policy_is_pinned_in_torch_and_jax():
     finally:
         torch_gpt.set_tf32(False)
         jax.config.update("jax_default_matmul_precision", None)
+
+
+def test_nvidia_smi_is_parsed_and_drives_auto_device(tmp_path, monkeypatch):
+    """A fake nvidia-smi on PATH (the real one's CSV shape): GPU facts recorded, 'auto' picks CUDA."""
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 550.54.15, 81559 MiB'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    gpu = hardware.nvidia_smi()
+    assert gpu == {"name": "NVIDIA H100 80GB HBM3", "driver": "550.54.15", "memory_total": "81559 MiB", "count": 1}
+    plan = runner.make_plan()
+    assert plan.devices == ["cuda"] and plan.preset.name == "gpu"
+    assert hardware.environment()["gpu"]["driver"] == "550.54.15"
+    fake.write_text("#!/bin/sh\nexit 9\n")
+    assert hardware.nvidia_smi() is None and runner.make_plan().devices == ["cpu"]
