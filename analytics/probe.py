@@ -42,24 +42,30 @@ def devices(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def latest_snapshot(con: duckdb.DuckDBPyConnection, device_label: str | None = None) -> pd.DataFrame:
-    """The successful cases of the latest run on each device (or on one device)."""
+    """Per device (or one device), the latest successful result of each framework, mode and precision.
+
+    A run of only some frameworks does not hide the others' latest results; `run_id` says which
+    run each row comes from.
+    """
     frame = cases(con)
     if device_label:
         frame = frame[frame["device_label"] == device_label]
     if frame.empty:
         return frame
-    latest = frame.groupby("device_label")["started_at"].transform("max")
+    keys = ["device_label", "framework", "mode", "precision"]
+    latest = frame.groupby(keys)["started_at"].transform("max")
     return frame[frame["started_at"] == latest].reset_index(drop=True)
 
 
 def latest_by_device(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per device: its latest run's date and tokens/s per framework, mode and precision."""
+    """One row per device: its latest run's time and the latest tokens/s of each framework, mode and precision."""
     frame = latest_snapshot(con)
     if frame.empty:
         return frame
-    wide = frame.pivot_table(index=["device_label", "started_at"], columns="case", values="tokens_per_s", aggfunc="last").round(0)
+    wide = frame.pivot_table(index="device_label", columns="case", values="tokens_per_s", aggfunc="last").round(0)
     wide.columns.name = None
-    return wide.reset_index().sort_values("started_at", ascending=False).rename(columns={"device_label": "device", "started_at": "run at (UTC)"})
+    wide.insert(0, "latest run (UTC)", frame.groupby("device_label")["started_at"].max())
+    return wide.reset_index().sort_values("latest run (UTC)", ascending=False).rename(columns={"device_label": "device"})
 
 
 def speedups(frame: pd.DataFrame) -> pd.DataFrame:
@@ -86,8 +92,25 @@ def _as_of(frame: pd.DataFrame) -> str:
     return str(pd.to_datetime(frame["started_at"]).max().date()) if not frame.empty else "no data"
 
 
+def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in a stable reading order: framework (registry order), precision, eager before compiled."""
+    if frame.empty:
+        return frame
+    ranks = {"framework": {f: i for i, f in enumerate(FRAMEWORKS)}, "precision": {"fp32": 0, "bf16": 1}, "mode": {"eager": 0, "compiled": 1}}
+    present = [c for c in ranks if c in frame.columns]
+    keys = frame.assign(**{f"_{c}": frame[c].map(ranks[c]) for c in present})
+    return keys.sort_values([f"_{c}" for c in present]).drop(columns=[f"_{c}" for c in present]).reset_index(drop=True)
+
+
+def _legend_right(fig: go.Figure) -> go.Figure:
+    # Many series: a legend above the plot would wrap into the title.
+    fig.update_layout(legend={"orientation": "v", "yanchor": "top", "y": 1.0, "x": 1.02, "xanchor": "left"}, margin={"r": 200})
+    return fig
+
+
 def _bars(frame: pd.DataFrame, value: str, fmt: str) -> go.Figure:
     fig = go.Figure()
+    frame = ordered(frame)
     for (fw, mode), part in frame.groupby(["framework", "mode"], sort=False):
         fig.add_trace(go.Bar(
             x=part["precision"].map(lambda p, fw=fw: f"{registry.display_name(fw)} {p}"), y=part[value],
@@ -105,9 +128,9 @@ def throughput_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> C
     title = f"Training throughput, latest probe on {device}" if device else "Training throughput"
     if frame.empty:
         return ChartResult(empty_figure("No probe results yet: run `pulse probe run`.", options), frame, title, [], "no data")
-    fig = style(_bars(frame, "tokens_per_s", "%{y:,.0f} tokens/s"), title, options, "tokens/s (median step)")
+    fig = _legend_right(style(_bars(frame, "tokens_per_s", "%{y:,.0f} tokens/s"), title, options, "tokens/s (median step)"))
     data = frame[["run_id", "started_at", "device_label", "framework", "mode", "precision", "tokens_per_s", "step_ms_median", "step_ms_q1", "step_ms_q3"]]
-    notes = [f"Run {frame['run_id'].iloc[0]}; median of {int(frame['timed_steps'].min())}+ timed steps after warm-up; hatched bars are eager."]
+    notes = [f"Run(s) {', '.join(sorted(frame['run_id'].unique()))}; median of {int(frame['timed_steps'].min())}+ timed steps after warm-up; hatched bars are eager."]
     return ChartResult(fig, data.reset_index(drop=True), title, [SOURCE], _as_of(frame), "absolute", notes)
 
 
@@ -122,7 +145,7 @@ def mfu_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartRes
     estimated = bool(frame["peak_estimated"].fillna(False).any())
     if estimated:
         title += " (against an ESTIMATED CPU peak)"
-    fig = style(_bars(frame, "mfu", "%{y:.2%}"), title, options, "MFU (achieved / peak FLOP/s)")
+    fig = _legend_right(style(_bars(frame, "mfu", "%{y:.2%}"), title, options, "MFU (achieved / peak FLOP/s)"))
     fig.update_yaxes(tickformat=".1%")
     notes = [f"Peak: {frame['peak_source'].iloc[0]}; FLOPs = 6N + attention (analytic)."]
     if estimated:
@@ -134,7 +157,7 @@ def mfu_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartRes
 @chart("probe-speedup", "Compiled vs eager speed-up per framework (latest probe)", page="probe")
 def speedup_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
     device = _device(con, options)
-    frame = speedups(latest_snapshot(con, device) if device else cases(con))
+    frame = ordered(speedups(latest_snapshot(con, device) if device else cases(con)))
     title = f"Compiled / eager throughput, latest probe on {device}" if device else "Compiled / eager throughput"
     if frame.empty:
         return ChartResult(empty_figure("No framework has both an eager and a compiled result yet.", options), frame, title, [], "no data")
@@ -164,7 +187,7 @@ def history_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Char
         fig.add_trace(go.Scatter(x=part["started_at"], y=part["tokens_per_s"], name=f"{registry.display_name(fw)} {mode} {prec}", mode="lines+markers",
                                  line={"color": color(fw), "dash": "dot" if mode == "eager" else "solid"},
                                  hovertemplate="%{x}<br>%{y:,.0f} tokens/s<extra></extra>"))
-    style(fig, title, options, "tokens/s (median step)")
+    _legend_right(style(fig, title, options, "tokens/s (median step)"))
     data = frame[["run_id", "started_at", "device_label", "framework", "mode", "precision", "tokens_per_s", "step_ms_median"]]
     return ChartResult(fig, data.reset_index(drop=True), title, [SOURCE], _as_of(frame), options.transform_label(), ["Dotted lines are eager."])
 

@@ -62,16 +62,16 @@ if not devices:
     st.stop()
 
 # --- Every device, then one ---------------------------------------------------------------------
-st.subheader("Latest run on each device (tokens/s)")
+st.subheader("Latest results on each device (tokens/s)")
 st.dataframe(probe.latest_by_device(connection()), hide_index=True, width="stretch")
-st.caption(f"Source: {probe.SOURCE}; one row per device, its most recent run. Higher is faster.")
+st.caption(f"Source: {probe.SOURCE}; one row per device, the latest result of each case. Higher is faster.")
 
 requested = st.query_params.get("device")
 device = st.selectbox("Device", devices, index=devices.index(requested) if requested in devices else 0, key="probe_device")
 st.query_params["device"] = device
 options = ChartOptions(frameworks=list(probe.FRAMEWORKS), theme=theme(), extra={"device": device})
 con = connection()
-snapshot = probe.latest_snapshot(con, device)
+snapshot = probe.ordered(probe.latest_snapshot(con, device))
 as_of = str(pd.Timestamp(snapshot["started_at"].max()).date())
 if (snapshot["device"] == "cpu").all():
     st.warning("These results are from a CPU with the tiny CPU-sized model: they say how the frameworks' overheads "
@@ -87,14 +87,16 @@ table = snapshot.assign(
        "version": snapshot["framework_version"]},
 )[["Framework", "Mode", "Precision", "tokens/s", "step ms (median)", "IQR ms", "MFU", "compile s", "first step s", "version"]]
 st.dataframe(table, hide_index=True, width="stretch")
-st.caption(f"Source: {probe.SOURCE} · run {snapshot['run_id'].iloc[0]} · as of {as_of}")
+st.caption(f"Source: {probe.SOURCE} · latest result of each case on this device, from run(s) "
+           f"{', '.join(sorted(snapshot['run_id'].unique()))} · as of {as_of}")
 
 st.subheader("Is the compiled (static-graph) step faster?")
-ratios = probe.speedups(snapshot)
+st.caption("Compiled tokens/s divided by eager tokens/s, same framework, precision and device; above 1x the compiled step is faster.")
+ratios = probe.ordered(probe.speedups(snapshot))
 cols = st.columns(max(len(ratios), 1))
 for col, row in zip(cols, ratios.itertuples(), strict=False):
-    col.metric(f"{registry.display_name(row.framework)} {row.precision}: compiled vs eager", f"{row.speedup:.2f}x",
-               help=f"{row.compiled_tokens_per_s:,.0f} vs {row.eager_tokens_per_s:,.0f} tokens/s ({probe.SOURCE}, {as_of})")
+    col.metric(f"{registry.display_name(row.framework)} {row.precision}", f"{row.speedup:.2f}x",
+               help=f"Compiled vs eager: {row.compiled_tokens_per_s:,.0f} vs {row.eager_tokens_per_s:,.0f} tokens/s ({probe.SOURCE}, {as_of})")
 catalog()
 for name in ("probe-speedup", "probe-throughput", "probe-mfu"):
     show_chart(CHARTS[name].builder(con, options), key=name)
@@ -105,8 +107,9 @@ show_chart(CHARTS["probe-history"].builder(con, ChartOptions(frameworks=chosen, 
 
 with st.expander("Skipped and failed cases"):
     con_cases = probe.cases(con, ok_only=False)
-    problems = con_cases[(con_cases["status"] != "ok") & (con_cases["run_id"] == snapshot["run_id"].iloc[0])]
+    latest_run = snapshot.sort_values("started_at")["run_id"].iloc[-1]
+    problems = con_cases[(con_cases["status"] != "ok") & (con_cases["run_id"] == latest_run)]
     if problems.empty:
-        st.write("None in the latest run on this device.")
+        st.write(f"None in the latest run on this device ({latest_run}).")
     else:
         st.dataframe(problems[["framework", "mode", "precision", "device", "status", "reason"]], hide_index=True, width="stretch")

@@ -220,18 +220,19 @@ def test_page_shows_snapshot_speedups_and_history(monkeypatch, loaded):
     at = _page(monkeypatch, loaded)
     assert at.title[0].value == "Training-speed probe"
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["PyTorch bf16: compiled vs eager"] == "1.60x" and metrics["TensorFlow fp32: compiled vs eager"] == "2.67x"
+    assert metrics["PyTorch bf16"] == "1.60x" and metrics["TensorFlow fp32"] == "2.67x"
+    assert [m.label for m in at.metric] == ["PyTorch fp32", "PyTorch bf16", "TensorFlow fp32", "TensorFlow bf16"]
     assert len(at.get("plotly_chart")) == 4
     overview = at.dataframe[0].value
     assert len(overview) == 2  # one row per device
     table = at.dataframe[1].value
-    assert len(table) == 10 and set(table["Framework"]) == {"PyTorch", "TensorFlow", "JAX"}
+    assert len(table) == 10 and list(table["Framework"])[:4] == ["PyTorch"] * 4 and list(table["Mode"])[:2] == ["eager", "compiled"]
     assert any("as of 2026-11-21" in c.value for c in at.caption)
     assert at.button[0].disabled  # PULSE_ALLOW_PROBE unset
     # Switch device: the CPU snapshot warns that it is a CPU.
     at.selectbox(key="probe_device").select("Synthetic CPU (cpu, synthetic-host)").run()
     assert any("CPU" in w.value for w in at.warning)
-    assert {m.label for m in at.metric} == {"PyTorch fp32: compiled vs eager", "TensorFlow fp32: compiled vs eager"}
+    assert {m.label for m in at.metric} == {"PyTorch fp32", "TensorFlow fp32"}
 
 
 def test_page_without_data_explains_how_to_get_some(monkeypatch, snapshot_db):
@@ -282,3 +283,18 @@ def test_docs_cover_schema_and_metrics():
     assert not missing, missing
     for metric in source.METRICS:
         assert f"`{metric}`" in text
+
+
+def test_snapshot_keeps_other_frameworks_when_a_later_run_covers_only_some(tmp_path, db_file):
+    write(tmp_path, make_doc(run_id="synthfull001", started_at="2026-11-20T10:00:00Z"))
+    partial = make_doc(run_id="synthpt00001", started_at="2026-11-21T10:00:00Z", scale=2.0)
+    partial["cases"] = [c for c in partial["cases"] if c["framework"] == "pytorch"]
+    write(tmp_path, partial)
+    assert ingest(db_file, tmp_path).exit_code == 0
+    con = database.open_read(db_file)
+    snap = analytics_probe.latest_snapshot(con).set_index(["framework", "mode"])
+    assert len(snap) == 5
+    assert snap.loc[("pytorch", "eager"), "run_id"] == "synthpt00001" and snap.loc[("pytorch", "eager"), "step_ms_median"] == 80.0
+    assert snap.loc[("jax", "compiled"), "run_id"] == "synthfull001"
+    overview = analytics_probe.latest_by_device(con)
+    assert len(overview) == 1 and str(overview["latest run (UTC)"].iloc[0]) == "2026-11-21 10:00:00"
