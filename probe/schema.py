@@ -88,6 +88,7 @@ OK_FIELDS: dict[str, tuple[tuple, bool]] = {
     "loss_first": (NUM, False),
     "loss_last": (NUM, False),
     "losses": ((list,), False),
+    "notes": ((list,), False),
 }
 
 
