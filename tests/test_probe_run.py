@@ -49,7 +49,7 @@ def test_full_run_matches_schema(full_run):
     assert env["cpu_model"] and env["usable_cpus"] >= 1
     for fw in config.FRAMEWORKS:
         assert env["frameworks"][fw]["version"], fw
-        assert "threads" in env["frameworks"][fw]
+        assert "threads" in env["frameworks"][fw] and env["frameworks"][fw]["import_s"] > 0
     expected = {(fw, mode, prec) for fw, modes in config.FRAMEWORK_MODES.items() for mode in modes for prec in ("fp32", "bf16")}
     assert {(c["framework"], c["mode"], c["precision"]) for c in full_run["cases"]} == expected
 
