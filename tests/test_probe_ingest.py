@@ -228,7 +228,7 @@ def test_page_shows_snapshot_speedups_and_history(monkeypatch, loaded):
     table = at.dataframe[1].value
     assert len(table) == 10 and list(table["Framework"])[:4] == ["PyTorch"] * 4 and list(table["Mode"])[:2] == ["eager", "compiled"]
     assert any("as of 2026-11-21" in c.value for c in at.caption)
-    assert at.button[0].disabled  # PULSE_ALLOW_PROBE unset
+    assert at.button(key="probe_run_button").disabled  # PULSE_ALLOW_PROBE unset
     # Switch device: the CPU snapshot warns that it is a CPU.
     at.selectbox(key="probe_device").select("Synthetic CPU (cpu, synthetic-host)").run()
     assert any("CPU" in w.value for w in at.warning)
@@ -238,7 +238,7 @@ def test_page_shows_snapshot_speedups_and_history(monkeypatch, loaded):
 def test_page_without_data_explains_how_to_get_some(monkeypatch, snapshot_db):
     at = _page(monkeypatch, snapshot_db)
     assert any("No probe results yet" in i.value for i in at.info)
-    assert at.button[0].disabled
+    assert at.button(key="probe_run_button").disabled
 
 
 def test_run_button_starts_a_background_job_when_allowed(monkeypatch, snapshot_db, tmp_path):
@@ -254,12 +254,12 @@ def test_run_button_starts_a_background_job_when_allowed(monkeypatch, snapshot_d
     monkeypatch.setenv("PULSE_ALLOW_PROBE", "1")
     monkeypatch.setattr(probe_job, "start", lambda db, budget, device="auto": started.append((db, budget)) or FakeJob())
     at = _page(monkeypatch, snapshot_db)
-    assert not at.button[0].disabled
+    assert not at.button(key="probe_run_button").disabled
     at.number_input(key="probe_budget").set_value(30).run()
     at.button(key="probe_run_button").click().run()
     assert started == [(snapshot_db, 30.0)]
     at.run()
-    assert at.button[0].disabled  # one run at a time, while the job is running
+    assert at.button(key="probe_run_button").disabled  # one run at a time, while the job is running
     assert "2/5 cases" in at.get("progress")[0].proto.text and "jax compiled fp32 cpu" in at.get("progress")[0].proto.text
 
 
