@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 import pandas as pd
 
-CHECK_MODULES: list[str] = ["analytics.github", "analytics.trends", "analytics.paperswithcode", "analytics.huggingface"]
+CHECK_MODULES: list[str] = ["analytics.github", "analytics.trends", "analytics.paperswithcode", "analytics.huggingface", "analytics.probe"]
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"

@@ -12,4 +12,5 @@ SOURCES: dict[str, str] = {
     "github": "ingest.github",
     "paperswithcode": "ingest.paperswithcode",
     "huggingface": "ingest.huggingface",
+    "probe": "ingest.probe",
 }

@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "pulse.commands.paperswithcode",
     "pulse.commands.huggingface",
     "pulse.commands.export",
+    "pulse.commands.probe",
 ]
 
 

@@ -29,6 +29,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
     "BROWSER_PATH": ("(found on PATH)", "Chrome/Chromium for PNG/SVG/PDF exports (kaleido); default: chromium on PATH, e.g. /usr/bin/chromium."),
     "PULSE_PUBLIC_URL": ("(unset)", "Dashboard base URL, used in the 'open this view' link that CLI exports and reports carry."),
+    "PULSE_PROBE_DIR": ("data/probe", "Where `pulse probe run` and the dashboard's probe button write result files."),
+    "PROBE_OUT_DIR": ("probe-results", "Default --out of the standalone `python -m probe` (which reads no other setting)."),
 }
 
 
@@ -41,6 +43,11 @@ def db_path(override: str | os.PathLike | None = None) -> Path:
 def raw_dir() -> Path:
     value = os.environ.get("PULSE_RAW_DIR")
     return Path(value).expanduser() if value else PROJECT_ROOT / "data" / "raw"
+
+
+def probe_dir() -> Path:
+    value = os.environ.get("PULSE_PROBE_DIR")
+    return Path(value).expanduser() if value else PROJECT_ROOT / "data" / "probe"
 
 
 def display_path(path: Path) -> str:

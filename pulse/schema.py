@@ -128,6 +128,66 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             """,
         ],
     ),
+    (
+        50,
+        "probe: probe_runs and probe_cases (training-speed probe results)",
+        [
+            """
+            CREATE TABLE IF NOT EXISTS probe_runs (
+                run_id          VARCHAR PRIMARY KEY,  -- the probe's own run id (in the result file)
+                started_at      TIMESTAMP NOT NULL,   -- UTC
+                finished_at     TIMESTAMP,
+                status          VARCHAR   NOT NULL,   -- complete (incomplete files are not loaded)
+                config_name     VARCHAR   NOT NULL,   -- cpu or gpu preset
+                devices         VARCHAR   NOT NULL,   -- cpu, cuda or cpu,cuda
+                device_name     VARCHAR,              -- GPU name when CUDA ran, else the CPU model
+                host            VARCHAR,
+                budget_s        DOUBLE,
+                elapsed_s       DOUBLE,
+                tf32            BOOLEAN,
+                params_total    BIGINT,
+                params_matmul   BIGINT,
+                flops_per_step  DOUBLE,
+                tokens_per_step INTEGER,
+                environment     VARCHAR,              -- JSON text: versions, CPU, GPU, driver, threads
+                config          VARCHAR,              -- JSON text: model and training config
+                raw_file        VARCHAR,              -- the result file as kept under PULSE_RAW_DIR
+                ingest_run_id   VARCHAR,
+                retrieved_at    TIMESTAMP NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS probe_cases (
+                run_id               VARCHAR NOT NULL,
+                framework            VARCHAR NOT NULL,  -- pytorch, tensorflow, jax
+                mode                 VARCHAR NOT NULL,  -- eager, compiled
+                precision            VARCHAR NOT NULL,  -- fp32, bf16
+                device               VARCHAR NOT NULL,  -- cpu, cuda
+                device_name          VARCHAR,
+                status               VARCHAR NOT NULL,  -- ok, skipped, failed
+                reason               VARCHAR,
+                compiler             VARCHAR,
+                framework_version    VARCHAR,
+                step_ms_median       DOUBLE,
+                step_ms_q1           DOUBLE,
+                step_ms_q3           DOUBLE,
+                timed_steps          INTEGER,
+                tokens_per_s         DOUBLE,
+                achieved_tflops      DOUBLE,
+                mfu                  DOUBLE,
+                peak_tflops          DOUBLE,
+                peak_source          VARCHAR,
+                peak_estimated       BOOLEAN,
+                compile_s            DOUBLE,
+                time_to_first_step_s DOUBLE,
+                peak_memory_bytes    BIGINT,
+                loss_first           DOUBLE,
+                loss_last            DOUBLE,
+                PRIMARY KEY (run_id, framework, mode, precision, device)
+            )
+            """,
+        ],
+    ),
 ]
 
 # paperswithcode (30-39): lean raw tables for drill-down. Abstracts, authors, tasks,
