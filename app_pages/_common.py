@@ -41,7 +41,7 @@ def connection() -> duckdb.DuckDBPyConnection:
     path = db_path()
     try:
         _ensure(str(path))
-        return _connection(str(path), db.version_token(path)).cursor()
+        return db.read_cursor(_connection(str(path), db.version_token(path)))
     except PulseError as exc:
         st.error(config.redact(str(exc)))
         st.stop()

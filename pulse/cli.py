@@ -15,7 +15,9 @@ from pulse import __version__, config
 from pulse.errors import PulseError
 
 # Modules that add commands: each defines register(main, ingest).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "pulse.commands.ops",
+]
 
 
 class PulseGroup(click.Group):
@@ -107,7 +109,7 @@ def db_info(db: Path | None) -> None:
         if frame.empty:
             click.echo("  (no observations)")
         for row in frame.itertuples(index=False):
-            click.echo(f"  {row.source:<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {str(row.last_ingest)[:19] if row.last_ingest is not None and str(row.last_ingest) != "NaT" else "never"}")
+            click.echo(f"  {row.source:<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {str(row.last_ingest)[:19] if row.last_ingest is not None and str(row.last_ingest) != 'NaT' else 'never'}")
     finally:
         con.close()
 
@@ -134,7 +136,7 @@ def serve(db: Path | None, port: int, headless: bool) -> None:
     raise SystemExit(subprocess.call(cmd, env=env, cwd=config.PROJECT_ROOT))
 
 
-@main.group(cls=PulseGroup)
+@main.group(cls=PulseGroup, invoke_without_command=True)  # `pulse ingest --all`: pulse.commands.ops
 def ingest() -> None:
     """Pull data from a source into the database.
 

@@ -26,6 +26,7 @@ from pulse.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
+READ_ALIAS = "live"  # catalogue name of the attached live file in read connections
 _NOT_DUCKDB_MARKERS = ("not a valid duckdb database", "not a valid duckdb file", "file is not a duckdb", "failed to read database header", "invalid magic", "unable to read")
 
 
@@ -68,10 +69,24 @@ def open_read(path: Path) -> duckdb.DuckDBPyConnection:
         raise DatabaseError(f"No database at {path}.", "Run `pulse db init` to build it from the embedded snapshot.")
     if path.is_dir():
         raise DatabaseError(f"{path} is a directory, not a database file.", "Point PULSE_DB / --db at a file.")
+    # Attach into a fresh in-memory instance rather than duckdb.connect(path): DuckDB caches
+    # one instance per path in a process, so after a writer's swap a plain connect would hand
+    # back the old (replaced) file for as long as any connection to it is alive.
+    con = duckdb.connect(":memory:")
     try:
-        return duckdb.connect(str(path), read_only=True)
+        con.execute(f"ATTACH ? AS {READ_ALIAS} (READ_ONLY)", [str(Path(path).resolve())])
+        con.execute(f"USE {READ_ALIAS}")
     except (duckdb.Error, OSError) as exc:
+        con.close()
         raise _explain_open_error(path, exc) from exc
+    return con
+
+
+def read_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor on a connection from open_read (a cursor does not inherit its USE)."""
+    cursor = con.cursor()
+    cursor.execute(f"USE {READ_ALIAS}")
+    return cursor
 
 
 def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
@@ -158,6 +173,30 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+PAUSE_POINTS = ("copy", "write", "replace")
+
+
+def _pause_point(name: str) -> None:
+    """Test-only: with PULSE_TEST_PAUSE_AT=name, touch the marker file and sleep, so a crash
+    test can SIGKILL the writer exactly there (halfway through the copy, with the data written
+    but not checkpointed, or with the staged file complete just before the rename)."""
+    if os.environ.get("PULSE_TEST_PAUSE_AT") != name:
+        return
+    marker = os.environ.get("PULSE_TEST_PAUSE_MARKER")
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+    log.warning("test pause point %r reached; sleeping", name)
+    time.sleep(float(os.environ.get("PULSE_TEST_PAUSE_SECONDS", "60")))
+
+
+def _copy_to_staging(path: Path, staging: Path) -> None:
+    if os.environ.get("PULSE_TEST_PAUSE_AT") == "copy":
+        data = path.read_bytes()
+        staging.write_bytes(data[: len(data) // 2])
+        _pause_point("copy")
+    shutil.copyfile(path, staging)
+
+
 @contextlib.contextmanager
 def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection on a staging copy of `path`, swapped in atomically on success.
@@ -177,7 +216,7 @@ def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.Duc
             leftover.unlink(missing_ok=True)
         try:
             if path.exists():
-                shutil.copyfile(path, staging)
+                _copy_to_staging(path, staging)
             con = duckdb.connect(str(staging))
         except OSError as exc:
             staging.unlink(missing_ok=True)
@@ -190,10 +229,12 @@ def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.Duc
         try:
             migrate(con)
             yield con
+            _pause_point("write")
             con.execute("CHECKPOINT")
             con.close()
             with open(staging, "rb") as fh:
                 os.fsync(fh.fileno())
+            _pause_point("replace")
             os.replace(staging, path)
             _fsync_dir(path.parent)
         except BaseException as exc:

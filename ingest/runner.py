@@ -1,0 +1,364 @@
+"""`pulse ingest --all`: every configured source, each in its own child process, under one run lock.
+
+Why a child process per source: a source that hangs (a stalled socket, a stuck download) can
+then be killed at its time limit without taking the others down, and a crash in one source
+cannot corrupt another's state. Killing is safe because writers only ever touch a staging
+copy (pulse.db.write_session): the live file is replaced by one atomic rename or not at all.
+
+Why a run lock beside the writer lock: the writer lock serialises single writes (seconds);
+the run lock stops two whole `--all` runs (minutes, e.g. a slow cron run and the next one)
+from interleaving and double-spending API budgets. Both are flock(2) locks, which the kernel
+drops when the holder dies, so a crashed run never wedges the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import difflib
+import fcntl
+import importlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest import SOURCES
+from pulse import config, db, store
+from pulse.errors import PulseError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # at least one source failed, timed out or crashed
+EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock; try again later
+
+DEFAULT_TIMEOUT = 900.0
+OK_STATUSES = ("ok", "partial")
+
+
+class RunnerBusy(PulseError):
+    """Another `pulse ingest --all` holds the run lock."""
+
+
+# --- Which sources ---------------------------------------------------------------------
+
+def configured_sources() -> dict[str, str]:
+    """name -> module path: ingest.SOURCES plus PULSE_EXTRA_SOURCES ("name=module,...")."""
+    sources = dict(SOURCES)
+    extra = os.environ.get("PULSE_EXTRA_SOURCES", "").strip()
+    for item in filter(None, (part.strip() for part in extra.split(","))):
+        name, sep, module = item.partition("=")
+        if not sep or not name.strip() or not module.strip():
+            raise PulseError(
+                f"PULSE_EXTRA_SOURCES entry '{item}' is not name=module.",
+                "Write it as e.g. PULSE_EXTRA_SOURCES=mysource=mypackage.mysource.",
+            )
+        sources[name.strip()] = module.strip()
+    return sources
+
+
+def select(names: list[str] | tuple[str, ...] | None = None) -> dict[str, str]:
+    """The sources to run, in configured order; unknown names raise with a suggestion."""
+    sources = configured_sources()
+    if not names:
+        return sources
+    unknown = [n for n in names if n not in sources]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(sources), n=1)
+        hint = (f"Did you mean '{close[0]}'? " if close else "") + "Configured sources: " + ", ".join(sources) + "."
+        raise PulseError(f"Unknown source '{unknown[0]}'.", hint)
+    return {n: m for n, m in sources.items() if n in names}
+
+
+@dataclass
+class SourceInfo:
+    name: str
+    module: str
+    description: str = ""
+    cadence: dt.timedelta | None = None
+    error: str | None = None  # the module could not be imported
+
+
+def catalogue(names: list[str] | None = None) -> list[SourceInfo]:
+    """Each configured source's description and expected cadence (imports the modules)."""
+    out = []
+    for name, module_path in select(names).items():
+        try:
+            module = importlib.import_module(module_path)
+            out.append(SourceInfo(name, module_path, getattr(module, "DESCRIPTION", ""), getattr(module, "CADENCE", None)))
+        except Exception as exc:  # a broken module must not hide the others
+            out.append(SourceInfo(name, module_path, error=config.redact(f"cannot import {module_path}: {exc}")))
+    return out
+
+
+# --- The run lock ----------------------------------------------------------------------
+
+def run_lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".ingest.lock")
+
+
+def _describe_holder(info: dict) -> str:
+    started = info.get("started_at", "?")
+    try:
+        age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(started)
+        started += f", {int(age.total_seconds() // 60)} min ago"
+    except (TypeError, ValueError):
+        pass
+    return f"pid {info.get('pid', '?')} on {info.get('host', '?')}, started {started}"
+
+
+def _read_holder(fd: int) -> dict:
+    raw = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+    if not raw:
+        return {}
+    try:
+        info = json.loads(raw)
+        return info if isinstance(info, dict) else {"pid": raw}
+    except json.JSONDecodeError:
+        return {"pid": raw}
+
+
+@contextlib.contextmanager
+def run_lock(db_path: Path, wait: bool = False, wait_timeout: float | None = None) -> Iterator[dict]:
+    """Hold the `--all` run lock for `db_path`; RunnerBusy at once (or after waiting) if held.
+
+    The lock file records who holds it. Finding a record but getting the lock means the last
+    holder died without cleaning up (the kernel freed its flock): we say so and take over.
+    """
+    lock_file = run_lock_path(db_path)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = None if wait_timeout is None else time.monotonic() + wait_timeout
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _describe_holder(_read_holder(fd))
+                if not wait or (deadline is not None and time.monotonic() >= deadline):
+                    raise RunnerBusy(
+                        f"Another `pulse ingest --all` is running on {db_path} ({holder}); this run did nothing.",
+                        "Let it finish, or pass --wait to queue behind it.",
+                    ) from None
+                if not announced:
+                    log.warning("waiting for the run lock held by %s", holder)
+                    announced = True
+                time.sleep(0.5)
+        previous = _read_holder(fd)
+        if previous:
+            log.warning("took over the run lock left by %s, which ended without releasing it", _describe_holder(previous))
+        mine = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(mine).encode(), 0)
+        os.fsync(fd)
+        try:
+            yield {"previous": previous, **mine}
+        finally:
+            os.ftruncate(fd, 0)  # a clean exit leaves no record, so a record means a crash
+    finally:
+        os.close(fd)
+
+
+# --- Running sources -------------------------------------------------------------------
+
+@dataclass
+class SourceResult:
+    source: str
+    status: str  # ok, partial, failed, timeout, crashed
+    rows: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    run_id: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+
+@dataclass
+class Summary:
+    db: str
+    started_at: str
+    finished_at: str = ""
+    results: list[SourceResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.ok else EXIT_FAILED
+
+    def to_dict(self) -> dict:
+        return {
+            "db": self.db,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "failed": [r.source for r in self.results if not r.ok],
+            "sources": [dataclasses.asdict(r) for r in self.results],
+        }
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _child_env() -> dict[str, str]:
+    # The child must import the same code as this process (a checkout, tests' fake sources).
+    paths = [str(config.PROJECT_ROOT)] + [p for p in sys.path if p and os.path.isdir(p)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths + env.get("PYTHONPATH", "").split(os.pathsep)).keys()).strip(os.pathsep)
+    return env
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the child leads its own group: take its helpers too
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    proc.wait()
+
+
+def _record_failure(db_path: Path, name: str, started: dt.datetime, error: str) -> str | None:
+    """Record a run the child could not record itself (killed or crashed)."""
+    run = store.Run(source=name, started_at=started, finished_at=store.utcnow(), status="failed", error=config.redact(error))
+    try:
+        with db.write_session(db_path) as con:
+            store.save_run(con, run)
+        return run.run_id
+    except PulseError as exc:
+        log.warning("could not record the failed %s run: %s", name, config.redact(str(exc)))
+        return None
+
+
+def run_source(name: str, module_path: str, db_path: Path, timeout: float, log_level: int = logging.WARNING) -> SourceResult:
+    """Run one source's `run(db_path)` in a child process, killed after `timeout` seconds."""
+    started_wall = store.utcnow()
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pulse-run-") as tmp:
+        result_file = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", "ingest.runner", "--child", str(os.getpid()), name, module_path, str(db_path), str(result_file), str(log_level)]
+        log.info("starting %s (%s), time limit %.0f s", name, module_path, timeout)
+        proc = subprocess.Popen(cmd, env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            error = f"timed out after {timeout:g} s; the process was killed and the database left as it was"
+            run_id = _record_failure(db_path, name, started_wall, error)
+            return SourceResult(name, "timeout", seconds=time.monotonic() - start, run_id=run_id, error=error)
+        except BaseException:
+            _kill_group(proc)  # Ctrl-C or a kill of the runner: never leave a child writing
+            raise
+        seconds = time.monotonic() - start
+        try:
+            data = json.loads(result_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+            error = f"the source process ended without a result ({how}); see the log above"
+            run_id = _record_failure(db_path, name, started_wall, error)
+            return SourceResult(name, "crashed", seconds=seconds, run_id=run_id, error=error)
+    return SourceResult(
+        name, data["status"], rows=int(data.get("rows") or 0), requests=int(data.get("requests") or 0),
+        seconds=seconds, run_id=data.get("run_id"), error=data.get("error"),
+    )
+
+
+def run_all(
+    db_path: Path,
+    names: list[str] | None = None,
+    timeout: float | None = None,
+    wait: bool = False,
+    wait_timeout: float | None = None,
+    log_level: int = logging.WARNING,
+) -> Summary:
+    """Run the selected sources one after another under the run lock; never stop on a failure."""
+    sources = select(names)
+    timeout = float(timeout if timeout is not None else os.environ.get("PULSE_SOURCE_TIMEOUT", DEFAULT_TIMEOUT))
+    if db_path.exists():
+        db.open_read(db_path).close()  # refuse a damaged file before any source starts
+    with run_lock(db_path, wait=wait, wait_timeout=wait_timeout):
+        summary = Summary(db=str(db_path), started_at=_now_iso())
+        for name, module_path in sources.items():
+            result = run_source(name, module_path, db_path, timeout, log_level)
+            (log.info if result.ok else log.error)(
+                "%s: %s, %d rows, %d requests, %.1f s%s", name, result.status, result.rows, result.requests,
+                result.seconds, f" ({result.error})" if result.error else "",
+            )
+            summary.results.append(result)
+        summary.finished_at = _now_iso()
+    return summary
+
+
+def format_table(summary: Summary) -> str:
+    """The end-of-run summary: one line per source, then each error in full."""
+    header = f"{'source':<18} {'status':<8} {'rows':>8} {'requests':>9} {'time':>8}"
+    lines = [header, "-" * len(header)]
+    for r in summary.results:
+        lines.append(f"{r.source:<18} {r.status:<8} {r.rows:>8,} {r.requests:>9,} {r.seconds:>7.1f}s")
+    failed = [r for r in summary.results if r.error]
+    if failed:
+        lines.append("")
+        lines.extend(f"{r.source}: {r.error}" for r in failed)
+    ok = sum(r.ok for r in summary.results)
+    lines.append("")
+    lines.append(f"{ok} of {len(summary.results)} sources succeeded.")
+    return "\n".join(lines)
+
+
+# --- The child process ------------------------------------------------------------------
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel SIGKILL this child if the runner dies, so no orphan keeps writing."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the runner died before prctl took effect
+        os._exit(EXIT_FAILED)
+
+
+def _child_main(name: str, module_path: str, db_path: str, result_file: str, log_level: str) -> int:
+    config.configure_logging(int(log_level))
+    result: dict = {"source": name, "status": "failed", "rows": 0, "requests": 0, "run_id": None}
+    try:
+        module = importlib.import_module(module_path)
+        run = module.run(Path(db_path))
+        result.update(status=run.status, rows=run.rows, requests=run.requests, run_id=run.run_id, error=run.error)
+    except PulseError as exc:
+        result["error"] = config.redact(str(exc))
+    except Exception as exc:
+        log.exception("%s failed unexpectedly", name)
+        result["error"] = config.redact(f"unexpected {type(exc).__name__}: {exc}")
+    tmp = Path(result_file + ".tmp")
+    tmp.write_text(json.dumps(result, default=str))
+    os.replace(tmp, result_file)
+    return EXIT_OK if result["status"] in OK_STATUSES else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 8 and sys.argv[1] == "--child":
+        _die_with_parent(int(sys.argv[2]))
+        sys.exit(_child_main(*sys.argv[3:]))
+    sys.exit("usage: pulse ingest --all (this module's command line is internal)")
