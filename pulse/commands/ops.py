@@ -52,6 +52,7 @@ def _ingest_group(ctx: click.Context, run_all: bool, sources: tuple[str, ...], q
     if not (run_all or sources):
         click.echo(ctx.get_help())
         return
+    verbose = verbose or bool(ctx.find_root().params.get("verbose"))  # `pulse -v ingest --all`
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose contradict each other; pick one.")
     ingest_all(db, list(sources), quiet=quiet, verbose=verbose, as_json=as_json, timeout=timeout, wait=wait, wait_timeout=wait_timeout)
