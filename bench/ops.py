@@ -1,0 +1,212 @@
+"""Benchmark: the staged-write design under load. Results go to docs/benchmarks/ops.md.
+
+1. Write cost against database size: one small write (5 rows) through pulse.db.write_session,
+   split into the staging copy and the rest, for a snapshot database grown with synthetic rows.
+2. Reader latency (p50/p95) of reader processes using the dashboard's read path
+   (app_pages._common.connection, via tests/ops_fakes/reader.py), idle versus during an
+   ingest loop (`pulse ingest --all --source counter` back to back).
+3. Wall time of a full `pulse ingest --all` from a loopback HTTP server: the sources on this
+   branch are `snapshot` (local files) plus the synthetic `counter` fetching over HTTP.
+
+Usage: python bench/ops.py [--quick]   (all data synthetic; nothing leaves 127.0.0.1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.server
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pulse import db  # noqa: E402
+
+# --- configuration -----------------------------------------------------------------------
+GROW_ROWS = [0, 250_000, 2_500_000]  # synthetic rows added to the snapshot database
+WRITE_REPEATS = 7
+READERS = 2  # reader processes (the sandbox has 2 cores shared with other jobs)
+READ_SECONDS = 12.0  # per phase
+ALL_REPEATS = 3
+
+
+def env(**extra) -> dict:
+    out = dict(os.environ, PYTHONPATH=str(ROOT), PULSE_EXTRA_SOURCES="counter=tests.ops_fakes.counter")
+    out.pop("PULSE_DB", None)
+    out.update(extra)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def build_snapshot(path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pulse", "db", "init", "--db", str(path)], cwd=ROOT, env=env(), check=True, capture_output=True)
+
+
+def grow(path: Path, rows: int) -> None:
+    if rows:
+        with db.write_session(path) as con:
+            con.execute(
+                "INSERT INTO observations (source, framework, metric, variant, date, value, retrieved_at, citation) "
+                "SELECT 'synthetic', 'pytorch', 'bench', CAST(i // 10000 AS VARCHAR), DATE '2000-01-01' + CAST(i % 10000 AS INTEGER), "
+                "random(), TIMESTAMP '2026-01-01', 'synthetic' FROM range(?) t(i)",
+                [rows],
+            )
+
+
+def bench_writes(workdir: Path) -> list[dict]:
+    results = []
+    base = workdir / "base.duckdb"
+    build_snapshot(base)
+    for rows in GROW_ROWS:
+        path = workdir / f"grown-{rows}.duckdb"
+        shutil.copyfile(base, path)
+        grow(path, rows)
+        size = path.stat().st_size
+        copies, syncs, totals = [], [], []
+        for i in range(WRITE_REPEATS):
+            t0 = time.perf_counter()
+            shutil.copyfile(path, workdir / "copy.tmp")
+            copies.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            with open(workdir / "copy.tmp", "rb") as fh:
+                os.fsync(fh.fileno())  # what write_session pays before the rename
+            syncs.append(time.perf_counter() - t0)
+            (workdir / "copy.tmp").unlink()
+            t0 = time.perf_counter()
+            with db.write_session(path) as con:
+                con.execute(
+                    "INSERT OR REPLACE INTO observations (source, framework, metric, variant, date, value, retrieved_at) "
+                    "SELECT 'synthetic', 'jax', 'bench_write', '', DATE '2000-01-01' + CAST(i AS INTEGER) + ?, 1.0, TIMESTAMP '2026-01-01' FROM range(5) t(i)",
+                    [i * 5],
+                )
+            totals.append(time.perf_counter() - t0)
+        results.append({
+            "rows_added": rows, "size_mb": round(size / 1e6, 1),
+            "copy_ms_median": round(statistics.median(copies) * 1000, 1),
+            "fsync_copy_ms_median": round(statistics.median(syncs) * 1000, 1),
+            "write_ms_median": round(statistics.median(totals) * 1000, 1),
+            "write_ms_min": round(min(totals) * 1000, 1), "write_ms_max": round(max(totals) * 1000, 1),
+        })
+        print(results[-1], flush=True)
+        path.unlink()
+    return results
+
+
+def run_readers(path: Path, workdir: Path, tag: str, during=None) -> dict:
+    stop = workdir / f"stop-{tag}"
+    outs = [workdir / f"reader-{tag}-{i}.json" for i in range(READERS)]
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.ops_fakes.reader", str(path), str(o), str(stop), str(READ_SECONDS + 120)],
+                              cwd=ROOT, env=env(), stderr=subprocess.DEVNULL) for o in outs]
+    deadline = time.monotonic() + 120
+    while not all(Path(str(o) + ".ready").exists() for o in outs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # past the first (connection-opening) queries
+    window_start = time.time()
+    t_end = time.monotonic() + READ_SECONDS
+    ingests = 0
+    while time.monotonic() < t_end:
+        if during:
+            during()
+            ingests += 1
+        else:
+            time.sleep(0.2)
+    window_end = time.time()
+    stop.touch()
+    for p in procs:
+        p.wait(timeout=120)
+    lat, errors, versions, swaps = [], 0, 0, []
+    for o in outs:
+        data = json.loads(o.read_text())
+        lat.extend(x for x, t in zip(data["latencies"], data["times"]) if window_start <= t <= window_end)
+        errors += len(data["errors"])
+        swaps.extend(data["after_swap"])
+        versions = max(versions, data["versions"])
+    return {"phase": tag, "queries": len(lat), "errors": errors, "ingests": ingests, "file_versions_seen": versions,
+            "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p95_ms": round(pct(lat, 0.95) * 1000, 2), "max_ms": round(max(lat) * 1000, 1),
+            "first_query_after_swap_ms_median": round(statistics.median(swaps) * 1000, 1) if swaps else None}
+
+
+class _Batches(http.server.BaseHTTPRequestHandler):
+    count = 0
+
+    def do_GET(self):  # noqa: N802
+        k = _Batches.count
+        _Batches.count += 1
+        rows = [{"date": str(dt.date(2001, 1, 1) + dt.timedelta(days=k * 5 + i)), "value": k * 5 + i} for i in range(5)]
+        body = json.dumps({"batch": k, "rows": rows}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def main() -> None:
+    global GROW_ROWS, READ_SECONDS, ALL_REPEATS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter phases (smoke run)")
+    if parser.parse_args().quick:
+        GROW_ROWS, READ_SECONDS, ALL_REPEATS = [0, 100_000], 4.0, 1
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Batches)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    with tempfile.TemporaryDirectory(prefix="pulse-bench-ops-") as tmp:
+        workdir = Path(tmp)
+        report = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
+                  "cpus": os.cpu_count(), "cpu": _cpu_model()}
+        report["writes"] = bench_writes(workdir)
+
+        path = workdir / "live.duckdb"
+        build_snapshot(path)
+
+        def ingest_once():
+            subprocess.run([sys.executable, "-m", "pulse", "ingest", "--all", "--quiet", "--source", "counter", "--db", str(path)],
+                           cwd=ROOT, env=env(OPS_FAKE_URL=url), check=True)
+
+        report["readers"] = [run_readers(path, workdir, "idle"), run_readers(path, workdir, "during-ingest", ingest_once)]
+        print(report["readers"], flush=True)
+
+        times = []
+        for _ in range(ALL_REPEATS):
+            t0 = time.perf_counter()
+            out = subprocess.run([sys.executable, "-m", "pulse", "ingest", "--all", "--json", "--db", str(path)],
+                                 cwd=ROOT, env=env(OPS_FAKE_URL=url), check=True, capture_output=True, text=True)
+            times.append(time.perf_counter() - t0)
+            per_source = {s["source"]: round(s["seconds"], 2) for s in json.loads(out.stdout)["sources"]}
+        report["all_run"] = {"sources": list(per_source), "wall_s_median": round(statistics.median(times), 2),
+                             "wall_s_all": [round(t, 2) for t in times], "per_source_s_last": per_source}
+        print(report["all_run"], flush=True)
+    server.shutdown()
+    print(json.dumps(report, indent=2))
+
+
+def _cpu_model() -> str:
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    main()
