@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 from pulse import db  # noqa: E402
 
 # --- configuration -----------------------------------------------------------------------
-GROW_ROWS = [0, 250_000, 2_500_000]  # synthetic rows added to the snapshot database
-WRITE_REPEATS = 7
+GROW_ROWS = [0, 250_000, 2_500_000, 10_000_000]  # synthetic rows added to the snapshot database
+WRITE_REPEATS = 9
 READERS = 2  # reader processes (the sandbox has 2 cores shared with other jobs)
-READ_SECONDS = 12.0  # per phase
+READ_SECONDS = 20.0  # per phase
 ALL_REPEATS = 3
 
 

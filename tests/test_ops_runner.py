@@ -145,3 +145,28 @@ def test_catalogue_reports_a_broken_module_without_hiding_others(monkeypatch):
     assert "cannot import tests.ops_fakes.no_such_module" in infos["broken"].error
     assert infos["counter"].cadence.total_seconds() == 3600 and infos["counter"].error is None
     assert infos["snapshot"].description.startswith("Embedded")
+
+
+def test_due_skips_sources_run_recently_for_their_cadence(db_file):
+    invoke("ingest", "--all", "--source", "counter", "--source", "failing", "--db", str(db_file))
+
+    result = invoke("ingest", "--all", "--due", "--source", "counter", "--source", "failing", "--json", "--db", str(db_file))
+
+    by = {s["source"]: s for s in json.loads(result.stdout)["sources"]}
+    assert by["counter"]["status"] == "skipped" and by["counter"]["note"].startswith("not due: last good run 0.0 h ago, expected every 1 h")
+    assert by["failing"]["status"] == "failed"  # a failing source is always due
+    assert query(db_file, "SELECT count(*) FROM ingest_runs WHERE source = 'counter'") == [(1,)]
+    table = invoke("ingest", "--all", "--due", "--source", "counter", "--db", str(db_file))
+    assert table.exit_code == 0 and "0 of 0 sources succeeded; 1 not due, skipped." in table.output
+
+
+def test_source_becomes_due_after_most_of_its_cadence(db_file):
+    import datetime as dt
+
+    from pulse import store
+
+    invoke("ingest", "--all", "--source", "counter", "--db", str(db_file))
+    sources = runner.select(["counter"])
+
+    assert "counter" in runner.not_due(db_file, sources, now=store.utcnow() + dt.timedelta(minutes=50))
+    assert runner.not_due(db_file, sources, now=store.utcnow() + dt.timedelta(minutes=55)) == {}

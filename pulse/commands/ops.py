@@ -24,11 +24,13 @@ Example:
     pulse ingest snapshot
     pulse ingest --all --quiet            # for cron: prints only on failure
     pulse ingest --all --source github --source trends --json
+    pulse ingest --all --due --quiet      # hourly timer: only sources that are due
 """
 
 _ALL_PARAMS = [
     click.Option(["--all", "run_all"], is_flag=True, help="Run every configured source (see `pulse status`)."),
     click.Option(["--source", "sources"], multiple=True, metavar="NAME", help="Only this source (repeatable); implies --all."),
+    click.Option(["--due"], is_flag=True, help="Skip sources whose last good run is recent for their cadence (for an hourly timer)."),
     click.Option(["--quiet", "-q"], is_flag=True, help="Print nothing unless a source fails (for cron)."),
     click.Option(["--verbose", "-v"], is_flag=True, help="Log each source's progress (INFO)."),
     click.Option(["--json", "as_json"], is_flag=True, help="Print the summary as JSON (for monitoring)."),
@@ -43,22 +45,22 @@ _ALL_PARAMS = [
 
 
 @click.pass_context
-def _ingest_group(ctx: click.Context, run_all: bool, sources: tuple[str, ...], quiet: bool, verbose: bool,
+def _ingest_group(ctx: click.Context, run_all: bool, sources: tuple[str, ...], due: bool, quiet: bool, verbose: bool,
                   as_json: bool, timeout: float | None, wait: bool, wait_timeout: float | None, db: Path | None) -> None:
     if ctx.invoked_subcommand is not None:
-        if run_all or sources:
-            raise click.UsageError("--all/--source run every source; do not combine them with a source command.")
+        if run_all or sources or due:
+            raise click.UsageError("--all/--source/--due run every source; do not combine them with a source command.")
         return
-    if not (run_all or sources):
+    if not (run_all or sources or due):
         click.echo(ctx.get_help())
         return
     verbose = verbose or bool(ctx.find_root().params.get("verbose"))  # `pulse -v ingest --all`
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose contradict each other; pick one.")
-    ingest_all(db, list(sources), quiet=quiet, verbose=verbose, as_json=as_json, timeout=timeout, wait=wait, wait_timeout=wait_timeout)
+    ingest_all(db, list(sources), due=due, quiet=quiet, verbose=verbose, as_json=as_json, timeout=timeout, wait=wait, wait_timeout=wait_timeout)
 
 
-def ingest_all(db: Path | None, sources: list[str], *, quiet: bool, verbose: bool, as_json: bool,
+def ingest_all(db: Path | None, sources: list[str], *, due: bool, quiet: bool, verbose: bool, as_json: bool,
                timeout: float | None, wait: bool, wait_timeout: float | None) -> None:
     from ingest import runner
     from pulse.cli import resolve_db
@@ -67,7 +69,7 @@ def ingest_all(db: Path | None, sources: list[str], *, quiet: bool, verbose: boo
     config.configure_logging(level)
     path = resolve_db(db)
     try:
-        summary = runner.run_all(path, sources or None, timeout=timeout, wait=wait, wait_timeout=wait_timeout, log_level=level)
+        summary = runner.run_all(path, sources or None, timeout=timeout, wait=wait, wait_timeout=wait_timeout, log_level=level, due_only=due)
     except runner.RunnerBusy as exc:
         if as_json:
             click.echo(json.dumps({"db": str(path), "ok": False, "exit_code": runner.EXIT_BUSY, "busy": True, "error": config.redact(str(exc))}))
