@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import duckdb  # noqa: E402
+
 from pulse import db  # noqa: E402
 
 # --- configuration -----------------------------------------------------------------------
@@ -107,6 +109,48 @@ def bench_writes(workdir: Path) -> list[dict]:
     return results
 
 
+def bench_phases(workdir: Path) -> dict:
+    """Where one small write session's time goes, step by step (the steps of db.write_session)."""
+    path = workdir / "phases.duckdb"
+    build_snapshot(path)
+    steps = {k: [] for k in ("copy", "connect", "migrate", "insert_5_rows", "checkpoint_close", "fsync", "replace_fsync_dir")}
+    for i in range(WRITE_REPEATS):
+        staging = db.staging_path(path)
+        clock = time.perf_counter()
+
+        def lap(name):
+            nonlocal clock
+            now = time.perf_counter()
+            steps[name].append(now - clock)
+            clock = now
+
+        shutil.copyfile(path, staging)
+        lap("copy")
+        con = duckdb.connect(str(staging))
+        lap("connect")
+        db.migrate(con)
+        lap("migrate")
+        con.execute(
+            "INSERT OR REPLACE INTO observations (source, framework, metric, variant, date, value, retrieved_at) "
+            "SELECT 'synthetic', 'jax', 'bench_phase', '', DATE '2000-01-01' + CAST(i AS INTEGER) + ?, 1.0, TIMESTAMP '2026-01-01' FROM range(5) t(i)",
+            [i * 5],
+        )
+        lap("insert_5_rows")
+        con.execute("CHECKPOINT")
+        con.close()
+        lap("checkpoint_close")
+        with open(staging, "rb") as fh:
+            os.fsync(fh.fileno())
+        lap("fsync")
+        os.replace(staging, path)
+        db._fsync_dir(path.parent)
+        lap("replace_fsync_dir")
+    out = {k: round(statistics.median(v) * 1000, 1) for k, v in steps.items()}
+    out["size_mb"] = round(path.stat().st_size / 1e6, 1)
+    print({"phases_ms_median": out}, flush=True)
+    return out
+
+
 def run_readers(path: Path, workdir: Path, tag: str, during=None) -> dict:
     stop = workdir / f"stop-{tag}"
     outs = [workdir / f"reader-{tag}-{i}.json" for i in range(READERS)]
@@ -171,7 +215,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pulse-bench-ops-") as tmp:
         workdir = Path(tmp)
         report = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
-                  "cpus": os.cpu_count(), "cpu": _cpu_model()}
+                  "cpus": os.cpu_count(), "cpu": _cpu_model(), "duckdb": duckdb.__version__,
+                  "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+        report["write_phases_ms"] = bench_phases(workdir)
         report["writes"] = bench_writes(workdir)
 
         path = workdir / "live.duckdb"
@@ -195,6 +241,7 @@ def main() -> None:
                              "wall_s_all": [round(t, 2) for t in times], "per_source_s_last": per_source}
         print(report["all_run"], flush=True)
     server.shutdown()
+    report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
 
