@@ -240,3 +240,8 @@ def check_star_count(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Ver
         basis=f"github_stars ({SOURCE_LABELS.get(row['source'], row['source'])})",
         value=float(row["value"]),
     )
+
+
+def date_bounds(con: duckdb.DuckDBPyConnection, metric: str = "github_stars") -> tuple[dt.date, dt.date] | None:
+    row = con.execute("SELECT min(date), max(date) FROM observations WHERE metric = ?", [metric]).fetchone()
+    return (row[0], row[1]) if row and row[0] else None

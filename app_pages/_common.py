@@ -122,9 +122,9 @@ def theme() -> str:
 
 def show_chart(result: ChartResult, key: str) -> None:
     """Draw a catalogued chart with its provenance under it (and its downloads)."""
-    st.plotly_chart(result.figure, use_container_width=True, key=f"chart_{key}")
+    st.plotly_chart(result.figure, width="stretch", key=f"chart_{key}")
     st.caption(" · ".join(result.provenance_lines()))
 
 
 def show_provenance_table(frame: pd.DataFrame) -> None:
-    st.dataframe(frame, hide_index=True, use_container_width=True)
+    st.dataframe(frame, hide_index=True, width="stretch")

@@ -93,6 +93,8 @@ def db_info(db: Path | None) -> None:
     Example:
         pulse db info
     """
+    import pandas as pd
+
     from analytics import inventory
     from pulse import db as database
 
@@ -109,7 +111,8 @@ def db_info(db: Path | None) -> None:
         if frame.empty:
             click.echo("  (no observations)")
         for row in frame.itertuples(index=False):
-            click.echo(f"  {row.source:<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {str(row.last_ingest)[:19] if row.last_ingest is not None and str(row.last_ingest) != 'NaT' else 'never'}")
+            last = "never" if pd.isna(row.last_ingest) else str(row.last_ingest)[:19]
+            click.echo(f"  {row.source:<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {last}")
     finally:
         con.close()
 

@@ -26,8 +26,7 @@ from pulse.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
-READ_ALIAS = "live"  # catalogue name of the attached live file in read connections
-_NOT_DUCKDB_MARKERS = ("not a valid duckdb database", "not a valid duckdb file", "file is not a duckdb", "failed to read database header", "invalid magic", "unable to read")
+_NOT_DUCKDB_MARKERS = ("could not read enough bytes", "truncated", "not a valid duckdb database", "not a valid duckdb file", "file is not a duckdb", "failed to read database header", "invalid magic", "unable to read")
 
 
 def staging_path(path: Path) -> Path:
@@ -69,24 +68,42 @@ def open_read(path: Path) -> duckdb.DuckDBPyConnection:
         raise DatabaseError(f"No database at {path}.", "Run `pulse db init` to build it from the embedded snapshot.")
     if path.is_dir():
         raise DatabaseError(f"{path} is a directory, not a database file.", "Point PULSE_DB / --db at a file.")
-    # Attach into a fresh in-memory instance rather than duckdb.connect(path): DuckDB caches
-    # one instance per path in a process, so after a writer's swap a plain connect would hand
-    # back the old (replaced) file for as long as any connection to it is alive.
+    # A private in-memory instance that attaches the file: duckdb.connect(path) would reuse
+    # the process-wide instance cached for that path, which keeps reading the old file
+    # after a writer's swap.
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"ATTACH ? AS {READ_ALIAS} (READ_ONLY)", [str(Path(path).resolve())])
-        con.execute(f"USE {READ_ALIAS}")
+        con.execute(f"ATTACH '{_sql_literal(path)}' AS pulse (READ_ONLY)")
+        con.execute("USE pulse")
+        _check_complete(con, path)
     except (duckdb.Error, OSError) as exc:
         con.close()
         raise _explain_open_error(path, exc) from exc
     return con
 
 
+# DuckDB files start with three 4 KiB headers, then fixed-size blocks.
+_HEADER_BYTES = 3 * 4096
+
+
+def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse a truncated file up front (a cut copy or download), not at some later query."""
+    block_size, total_blocks = con.execute(
+        "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = 'pulse'"
+    ).fetchone()
+    if os.path.getsize(path) < _HEADER_BYTES + block_size * total_blocks:
+        raise duckdb.IOException(f"{path} is shorter than its header says: not a valid DuckDB file (truncated)")
+
+
 def read_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A new cursor on a connection from open_read (a cursor does not inherit its USE)."""
+    """A cursor (for another thread) on a connection from open_read, reading the same file."""
     cursor = con.cursor()
-    cursor.execute(f"USE {READ_ALIAS}")
+    cursor.execute("USE pulse")
     return cursor
+
+
+def _sql_literal(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:

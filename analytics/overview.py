@@ -1,0 +1,97 @@
+"""Overview: the latest value per framework for each headline metric, with its share and provenance."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics import github
+from analytics.charts import ChartOptions, ChartResult, chart, color, empty_figure, style
+from pulse import registry
+
+# Headline metrics, in display order: (metric, variant or None for any, label, unit).
+HEADLINES: list[tuple[str, str | None, str]] = [
+    ("github_stars", None, "GitHub stars"),
+    ("trends_interest", None, "Google Trends interest"),
+    ("pwc_implementation_share", "known", "Share of paper implementations (known framework)"),
+    ("hf_models", None, "Hugging Face models"),
+]
+
+
+# A framework whose latest point is older than this, relative to the newest point among
+# those listed, is shown with its own date but left out of the share.
+CURRENT_WINDOW = pd.Timedelta(days=31)
+
+
+def latest_by_metric(con: duckdb.DuckDBPyConnection, metric: str, variant: str | None = None,
+                     frameworks: list[str] | None = None) -> pd.DataFrame:
+    """Latest point per framework of a metric (GitHub stars: best source), with its share.
+
+    The share is taken among the listed frameworks that are current (measured within
+    CURRENT_WINDOW of the newest point), from one source and variant, so figures from
+    different dates or requests are never mixed; others get no share and current=False.
+    """
+    if metric == "github_stars":
+        frame = github.latest_counts(con)
+        if frame.empty:
+            return frame
+        frame = frame.assign(variant="")
+    else:
+        sql = (
+            "SELECT framework, source, variant, date, value, citation, retrieved_at FROM observations "
+            "WHERE metric = ?" + (" AND variant = ?" if variant is not None else "")
+        )
+        frame = con.execute(sql, [metric] + ([variant] if variant is not None else [])).df()
+        if frame.empty:
+            return frame
+        frame["date"] = pd.to_datetime(frame["date"])
+        # One series: the source/variant with the most recent data.
+        newest = frame.sort_values("date").iloc[-1]
+        frame = frame[(frame["source"] == newest["source"]) & (frame["variant"] == newest["variant"])]
+        frame = frame.sort_values("date").groupby("framework", as_index=False).last()
+    frame = frame[frame["framework"].isin(frameworks or registry.ids())].copy()
+    if frame.empty:
+        return frame
+    frame["name"] = frame["framework"].map(registry.display_name)
+    frame["current"] = frame["date"] >= frame["date"].max() - CURRENT_WINDOW
+    total = frame.loc[frame["current"], "value"].sum()
+    frame["share"] = (frame["value"] / total).where(frame["current"]) if total else float("nan")
+    return frame.sort_values(["current", "value"], ascending=False).reset_index(drop=True)
+
+
+def headline_tables(con: duckdb.DuckDBPyConnection, frameworks: list[str] | None = None) -> list[tuple[str, str, pd.DataFrame]]:
+    """(metric, label, latest table) for each headline metric that has data."""
+    out = []
+    for metric, variant, label in HEADLINES:
+        frame = latest_by_metric(con, metric, variant, frameworks)
+        if not frame.empty:
+            out.append((metric, label, frame))
+    return out
+
+
+@chart("overview-stars-share", "Share of GitHub stars today", page="overview")
+def stars_share_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
+    frame = latest_by_metric(con, "github_stars", frameworks=options.frameworks)
+    title = "Latest GitHub stars per framework"
+    if frame.empty:
+        return ChartResult(empty_figure("No star data.", options), frame, title, [], "no data")
+    labels = [f"{s:.0%}" if c else f"as of {d:%Y-%m}" for s, c, d in zip(frame["share"], frame["current"], frame["date"], strict=True)]
+    fig = go.Figure(
+        go.Bar(
+            x=frame["name"], y=frame["value"], marker_color=[color(f) for f in frame["framework"]],
+            customdata=list(zip(frame["date"].dt.strftime("%Y-%m-%d"), frame["share"], frame["source"].map(lambda s: github.SOURCE_LABELS.get(s, s)), strict=True)),
+            text=labels, textposition="outside",
+            hovertemplate="<b>%{x}</b><br>%{y:,.0f} stars (%{text})<br>as of %{customdata[0]}<br>%{customdata[2]}<extra></extra>",
+        )
+    )
+    style(fig, title, options, "stars")
+    dates = sorted({d.date().isoformat() for d in frame["date"]})
+    data = frame[["framework", "name", "date", "value", "share", "current", "source", "citation"]].reset_index(drop=True)
+    sources = sorted({github.SOURCE_LABELS.get(s, s) for s in frame["source"]})
+    as_of = dates[-1] if len(dates) == 1 else f"{dates[0]} to {dates[-1]} (latest per framework)"
+    notes = []
+    if not frame["current"].all():
+        stale = ", ".join(f"{n} ({d:%Y-%m-%d})" for n, d in zip(frame.loc[~frame["current"], "name"], frame.loc[~frame["current"], "date"], strict=True))
+        notes.append(f"Older figures are shown with their date and left out of the share: {stale}.")
+    return ChartResult(fig, data, title, sources, as_of, "latest value per framework; share of the current ones shown", notes)

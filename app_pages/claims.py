@@ -1,0 +1,40 @@
+"""Claims: every claim in the ledger beside what the data says today."""
+
+import streamlit as st
+
+from analytics import claims
+from app_pages import _common
+
+STATUS_ICON = {
+    claims.SUPPORTED: ":material/check_circle:",
+    claims.CONTRADICTED: ":material/cancel:",
+    claims.PARTLY: ":material/adjust:",
+    claims.OUTDATED: ":material/history:",
+    claims.NOT_CHECKABLE: ":material/help:",
+}
+
+st.title("Claims vs data")
+st.markdown("Each claim the articles make, the figure they quote, and what the stored data says, with the date it is measured at.")
+con = _common.connection()
+verdicts = claims.check_all(con)
+
+counts = verdicts["status"].value_counts()
+cols = st.columns(len(STATUS_ICON))
+for col, status in zip(cols, STATUS_ICON, strict=True):
+    col.metric(status.capitalize(), int(counts.get(status, 0)))
+
+status_filter = st.multiselect("Show", list(STATUS_ICON), default=list(STATUS_ICON), key="claims_status")
+for row in verdicts[verdicts["status"].isin(status_filter)].itertuples(index=False):
+    with st.container(border=True):
+        st.markdown(f"{STATUS_ICON.get(row.status, '')} **{row.status.capitalize()}** · _{row.claim}_")
+        quoted = f"{row.value:g} {row.unit}" if row.value is not None and row.value == row.value else "qualitative"
+        st.caption(f"Claimed by: {row.source} ({row.source_date or 'undated'}) · quoted figure: {quoted} · claim id `{row.id}`")
+        if row.measured:
+            line = f"**Data:** {row.measured}"
+            if row.as_of:
+                line += f" (as of {row.as_of})"
+            st.markdown(line)
+        if row.today:
+            st.markdown(f"**Today:** {row.today}")
+        if row.basis:
+            st.caption(f"Checked with: {row.basis}")
