@@ -44,7 +44,7 @@ def render_freshness(con: duckdb.DuckDBPyConnection) -> None:
             st.warning(f"**{v.source}** has never completed a run. Run `pulse ingest --all` (or schedule it, see docs/operations.md).")
         elif v.stale:
             st.warning(f"**{v.source}** is stale: last good run {freshness.describe_age(v.age_hours)}, expected every {freshness.describe_cadence(v.cadence_hours)}.")
-    st.dataframe(_table(verdicts), hide_index=True, use_container_width=True, key="data_freshness_table")
+    st.dataframe(_table(verdicts), hide_index=True, width="stretch", key="data_freshness_table")
     st.caption(
         f"From the ingest_runs table. Stale: no good run within {freshness.STALE_FACTOR:g} x the expected cadence. "
         "`pulse status` shows the same on the command line (exit code 1 when anything needs attention)."

@@ -25,9 +25,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "HF_TOKEN": ("(unset)", "Optional Hugging Face token; env or .streamlit/secrets.toml. Never logged or stored."),
     "PULSE_EXTRA_SOURCES": ("(unset)", "Extra sources for `pulse ingest --all`: comma-separated name=module (site-local or test sources)."),
     "PULSE_SOURCE_TIMEOUT": ("900", "Default per-source time limit in seconds for `pulse ingest --all` (also `--timeout`)."),
-    "PULSE_TEST_PAUSE_AT": ("(unset)", "Test-only: copy, write or replace; the writer sleeps there so crash tests can kill it."),
-    "PULSE_TEST_PAUSE_MARKER": ("(unset)", "Test-only: file the writer touches when it reaches PULSE_TEST_PAUSE_AT."),
-    "PULSE_TEST_PAUSE_SECONDS": ("60", "Test-only: how long the writer sleeps at PULSE_TEST_PAUSE_AT."),
+    "PULSE_TEST_PAUSE_AT": ("(unset)", "Test-only: copy, write or replace; the writer writes its pid to <db>.paused and sleeps there so crash tests can kill it."),
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
 }
 

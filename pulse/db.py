@@ -88,10 +88,13 @@ _HEADER_BYTES = 3 * 4096
 
 def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Refuse a truncated file up front (a cut copy or download), not at some later query."""
-    block_size, total_blocks = con.execute(
-        "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = 'pulse'"
+    # Count used blocks only: a checkpoint truncates free blocks off the end of the file while
+    # total_blocks still counts them, so a healthy file written by a swap is shorter than
+    # header + block_size * total_blocks. Used blocks always fit below the end.
+    block_size, total_blocks, free_blocks = con.execute(
+        "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pulse'"
     ).fetchone()
-    if os.path.getsize(path) < _HEADER_BYTES + block_size * total_blocks:
+    if os.path.getsize(path) < _HEADER_BYTES + block_size * (total_blocks - free_blocks):
         raise duckdb.IOException(f"{path} is shorter than its header says: not a valid DuckDB file (truncated)")
 
 
@@ -193,24 +196,26 @@ def _fsync_dir(directory: Path) -> None:
 PAUSE_POINTS = ("copy", "write", "replace")
 
 
-def _pause_point(name: str) -> None:
-    """Test-only: with PULSE_TEST_PAUSE_AT=name, touch the marker file and sleep, so a crash
-    test can SIGKILL the writer exactly there (halfway through the copy, with the data written
-    but not checkpointed, or with the staged file complete just before the rename)."""
-    if os.environ.get("PULSE_TEST_PAUSE_AT") != name:
-        return
-    marker = os.environ.get("PULSE_TEST_PAUSE_MARKER")
-    if marker:
-        Path(marker).write_text(str(os.getpid()))
+def pause_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".paused")
+
+
+def _pause_point(name: str, path: Path) -> None:
+    """Test-only: with PULSE_TEST_PAUSE_AT=name, write this pid to <db>.paused and sleep, so a
+    crash test can SIGKILL the writer exactly there (halfway through the copy, with the data
+    written but not checkpointed, or with the staged file complete just before the rename)."""
+    if os.environ.get("PULSE_TEST_PAUSE_AT") != name or pause_marker(path).exists():
+        return  # only the first writer to get there stops (not the one recording its death)
+    pause_marker(path).write_text(str(os.getpid()))
     log.warning("test pause point %r reached; sleeping", name)
-    time.sleep(float(os.environ.get("PULSE_TEST_PAUSE_SECONDS", "60")))
+    time.sleep(120)
 
 
 def _copy_to_staging(path: Path, staging: Path) -> None:
-    if os.environ.get("PULSE_TEST_PAUSE_AT") == "copy":
+    if os.environ.get("PULSE_TEST_PAUSE_AT") == "copy" and not pause_marker(path).exists():
         data = path.read_bytes()
         staging.write_bytes(data[: len(data) // 2])
-        _pause_point("copy")
+        _pause_point("copy", path)
     shutil.copyfile(path, staging)
 
 
@@ -246,12 +251,12 @@ def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.Duc
         try:
             migrate(con)
             yield con
-            _pause_point("write")
+            _pause_point("write", path)
             con.execute("CHECKPOINT")
             con.close()
             with open(staging, "rb") as fh:
                 os.fsync(fh.fileno())
-            _pause_point("replace")
+            _pause_point("replace", path)
             os.replace(staging, path)
             _fsync_dir(path.parent)
         except BaseException as exc:

@@ -86,9 +86,9 @@ def test_lock_left_by_a_killed_run_is_taken_over(snapshot_db):
 def test_sigkill_at_each_point_of_a_write_loses_nothing(snapshot_db, tmp_path, point):
     assert pulse("ingest", "--all", "--source", "counter", "--db", str(snapshot_db)).returncode == 0
     live_before = digest(snapshot_db)
-    marker = tmp_path / "paused"
+    marker = database.pause_marker(snapshot_db)
     run = start_pulse("ingest", "--all", "--source", "counter", "--json", "--db", str(snapshot_db),
-                      env_extra={"PULSE_TEST_PAUSE_AT": point, "PULSE_TEST_PAUSE_MARKER": str(marker)})
+                      env_extra={"PULSE_TEST_PAUSE_AT": point})
     wait_for(marker.exists, what=f"the writer to reach '{point}'")
     writer = int(marker.read_text())
     os.kill(writer, signal.SIGKILL)
@@ -110,9 +110,9 @@ def test_sigkill_at_each_point_of_a_write_loses_nothing(snapshot_db, tmp_path, p
 
 def test_sigkill_of_the_whole_run_mid_write_leaves_the_live_file_as_it_was(snapshot_db, tmp_path):
     live_before = digest(snapshot_db)
-    marker = tmp_path / "paused"
+    marker = database.pause_marker(snapshot_db)
     run = start_pulse("ingest", "--all", "--source", "counter", "--db", str(snapshot_db),
-                      env_extra={"PULSE_TEST_PAUSE_AT": "replace", "PULSE_TEST_PAUSE_MARKER": str(marker)})
+                      env_extra={"PULSE_TEST_PAUSE_AT": "replace"})
     wait_for(marker.exists, what="the writer to reach 'replace'")
     assert database.staging_path(snapshot_db).exists()  # the finished copy, one rename from live
     run.send_signal(signal.SIGKILL)  # the runner; its child follows by PR_SET_PDEATHSIG
