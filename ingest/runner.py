@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +240,24 @@ def not_due(db_path: Path, sources: dict[str, str], now: dt.datetime | None = No
     return skip
 
 
+@contextlib.contextmanager
+def _sigterm_exits():
+    """Turn SIGTERM (systemd stop, `kill`) into SystemExit so the running child is killed and
+    the run lock's record is cleared on the way out, as with Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_all(
     db_path: Path,
     names: list[str] | None = None,
@@ -256,7 +275,7 @@ def run_all(
     timeout = float(timeout if timeout is not None else os.environ.get("PULSE_SOURCE_TIMEOUT", DEFAULT_TIMEOUT))
     if db_path.exists():
         db.open_read(db_path).close()  # refuse a damaged file before any source starts
-    with run_lock(db_path, wait=wait, wait_timeout=wait_timeout):
+    with run_lock(db_path, wait=wait, wait_timeout=wait_timeout), _sigterm_exits():
         summary = Summary(db=str(db_path), started_at=_now_iso())
         skip = not_due(db_path, sources) if due_only else {}
         for name, module_path in sources.items():
@@ -308,13 +327,20 @@ def _child_main(name: str, module_path: str, db_path: str, result_file: str, log
     result: dict = {"source": name, "status": "failed", "rows": 0, "requests": 0, "run_id": None}
     try:
         module = importlib.import_module(module_path)
-        run = module.run(Path(db_path))
-        result.update(status=run.status, rows=run.rows, requests=run.requests, run_id=run.run_id, error=run.error)
-    except PulseError as exc:
-        result["error"] = config.redact(str(exc))
     except Exception as exc:
-        log.exception("%s failed unexpectedly", name)
-        result["error"] = config.redact(f"unexpected {type(exc).__name__}: {exc}")
+        # No tracked_run ran, so record the failure here, or `pulse status` would say "never".
+        log.exception("cannot import %s", module_path)
+        result["error"] = config.redact(f"cannot import {module_path}: {type(exc).__name__}: {exc}")
+        result["run_id"] = _record_failure(Path(db_path), name, store.utcnow(), result["error"])
+    else:
+        try:
+            run = module.run(Path(db_path))
+            result.update(status=run.status, rows=run.rows, requests=run.requests, run_id=run.run_id, error=run.error)
+        except PulseError as exc:
+            result["error"] = config.redact(str(exc))
+        except Exception as exc:
+            log.exception("%s failed unexpectedly", name)
+            result["error"] = config.redact(f"unexpected {type(exc).__name__}: {exc}")
     tmp = Path(result_file + ".tmp")
     tmp.write_text(json.dumps(result, default=str))
     os.replace(tmp, result_file)

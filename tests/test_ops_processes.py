@@ -204,3 +204,15 @@ def test_full_disk_during_ingest_leaves_the_previous_database(snapshot_db, tmp_p
             assert query(live, "SELECT status FROM ingest_runs WHERE source = 'counter'") == [("failed",)]
     finally:
         subprocess.run(["umount", str(small)], check=False, timeout=30)
+
+
+def test_sigterm_stops_the_run_cleanly(snapshot_db):
+    """systemd stops a unit with SIGTERM: the child is killed, the lock record cleared, nothing written."""
+    run = start_pulse("ingest", "--all", "--source", "counter", "--db", str(snapshot_db), env_extra={"OPS_FAKE_SLEEP": "60"})
+    wait_for(lambda: pids_mentioning(f"--child {run.pid} counter"), what="the source child process")
+    run.send_signal(signal.SIGTERM)
+
+    assert run.wait(timeout=60) == 128 + signal.SIGTERM
+    assert pids_mentioning(f"--child {run.pid} counter") == []
+    assert lock_record(snapshot_db) is None  # a stop is not a crash: the next run will not warn
+    assert query(snapshot_db, COUNT_SQL) == [(0, 0)]

@@ -170,3 +170,14 @@ def test_source_becomes_due_after_most_of_its_cadence(db_file):
 
     assert "counter" in runner.not_due(db_file, sources, now=store.utcnow() + dt.timedelta(minutes=50))
     assert runner.not_due(db_file, sources, now=store.utcnow() + dt.timedelta(minutes=55)) == {}
+
+
+def test_source_module_that_cannot_import_is_reported_and_recorded(db_file, monkeypatch):
+    monkeypatch.setenv("PULSE_EXTRA_SOURCES", "broken=tests.ops_fakes.no_such_module," + EXTRA_SOURCES)
+
+    result = invoke("ingest", "--all", "--source", "broken", "--source", "counter", "--json", "--db", str(db_file))
+
+    by = {s["source"]: s for s in json.loads(result.stdout)["sources"]}
+    assert by["broken"]["status"] == "failed" and "cannot import tests.ops_fakes.no_such_module" in by["broken"]["error"]
+    assert by["counter"]["status"] == "ok"
+    assert query(db_file, "SELECT status, run_id FROM ingest_runs WHERE source = 'broken'") == [("failed", by["broken"]["run_id"])]
