@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +176,19 @@ def _record_failure(db_path: Path, name: str, started: dt.datetime, error: str) 
     except PulseError as exc:
         log.warning("could not record the failed %s run: %s", name, config.redact(str(exc)))
         return None
+
+
+def _failure_recorded(db_path: Path, name: str, since: dt.datetime) -> bool:
+    try:
+        con = db.open_read(db_path)
+    except PulseError:
+        return False
+    try:
+        return bool(con.execute(
+            "SELECT count(*) FROM ingest_runs WHERE source = ? AND status = 'failed' AND started_at >= ?", [name, since]
+        ).fetchone()[0])
+    finally:
+        con.close()
 
 
 def run_source(name: str, module_path: str, db_path: Path, timeout: float, log_level: int = logging.WARNING) -> SourceResult:
@@ -329,18 +343,23 @@ def _child_main(name: str, module_path: str, db_path: str, result_file: str, log
         module = importlib.import_module(module_path)
     except Exception as exc:
         # No tracked_run ran, so record the failure here, or `pulse status` would say "never".
-        log.exception("cannot import %s", module_path)
+        log.error("cannot import %s:\n%s", module_path, config.redact(traceback.format_exc()))
         result["error"] = config.redact(f"cannot import {module_path}: {type(exc).__name__}: {exc}")
         result["run_id"] = _record_failure(Path(db_path), name, store.utcnow(), result["error"])
     else:
+        started = store.utcnow()
         try:
             run = module.run(Path(db_path))
             result.update(status=run.status, rows=run.rows, requests=run.requests, run_id=run.run_id, error=run.error)
         except PulseError as exc:
             result["error"] = config.redact(str(exc))
         except Exception as exc:
-            log.exception("%s failed unexpectedly", name)
+            # Format the traceback ourselves: the logging filter redacts messages, not tracebacks.
+            log.error("%s failed unexpectedly:\n%s", name, config.redact(traceback.format_exc()))
             result["error"] = config.redact(f"unexpected {type(exc).__name__}: {exc}")
+        if result["status"] == "failed" and not _failure_recorded(Path(db_path), name, started):
+            # The source raised outside store.tracked_run: record it so `pulse status` sees it.
+            result["run_id"] = _record_failure(Path(db_path), name, started, result["error"])
     tmp = Path(result_file + ".tmp")
     tmp.write_text(json.dumps(result, default=str))
     os.replace(tmp, result_file)

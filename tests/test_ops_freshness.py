@@ -94,7 +94,7 @@ def test_status_json_for_monitoring(snapshot_db, with_fakes):
     payload = json.loads(result.stdout)
     by = {s["source"]: s for s in payload["sources"]}
     assert result.exit_code == 1 and payload["healthy"] is False
-    assert set(by) == {"snapshot", "counter", "failing", "hanging", "crashing"}
+    assert set(by) == {"snapshot", "counter", "failing", "hanging", "crashing", "leaky"}
     assert by["failing"]["failing"] is True and by["failing"]["failures_since_ok"] == 1
     assert by["failing"]["last_error"].startswith("SourceError: http://127.0.0.1:9/api?access_token=none answered HTTP 500")
     assert by["snapshot"]["healthy"] is True and by["snapshot"]["last_ok_at"].endswith("Z")

@@ -216,3 +216,17 @@ def test_sigterm_stops_the_run_cleanly(snapshot_db):
     assert pids_mentioning(f"--child {run.pid} counter") == []
     assert lock_record(snapshot_db) is None  # a stop is not a crash: the next run will not warn
     assert query(snapshot_db, COUNT_SQL) == [(0, 0)]
+
+
+def test_token_in_an_unexpected_traceback_is_redacted_in_every_stream(db_file):
+    token = "ghp_traceback_secret_987654321"
+    result = pulse("ingest", "--all", "--verbose", "--source", "leaky", "--source", "failing", "--db", str(db_file),
+                   env_extra={"GITHUB_TOKEN": token})
+
+    assert result.returncode == 1
+    assert "leaky failed unexpectedly" in result.stderr and "Traceback" in result.stderr  # the log is useful...
+    assert "Bearer ***" in result.stderr and "access_token=***" in result.stdout
+    assert token not in result.stdout + result.stderr  # ...and clean
+    runs = query(db_file, "SELECT source, status, error FROM ingest_runs ORDER BY source")
+    assert [(s, st) for s, st, _ in runs] == [("failing", "failed"), ("leaky", "failed")]  # each recorded once
+    assert token not in str(runs) and "Bearer ***" in runs[1][2]

@@ -16,6 +16,7 @@ FAKES = {
     "failing": "tests.ops_fakes.failing",
     "hanging": "tests.ops_fakes.hanging",
     "crashing": "tests.ops_fakes.crashing",
+    "leaky": "tests.ops_fakes.leaky",
 }
 EXTRA_SOURCES = ",".join(f"{k}={v}" for k, v in FAKES.items())
 
