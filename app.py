@@ -7,6 +7,9 @@ st.set_page_config(page_title="Framework Pulse", page_icon=":bar_chart:", layout
 PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
     st.Page("app_pages/github.py", title="GitHub", icon=":material/star:", url_path="github"),
+    st.Page("app_pages/trends.py", title="Trends", icon=":material/trending_up:", url_path="trends"),
+    st.Page("app_pages/papers.py", title="Papers", icon=":material/article:", url_path="papers"),
+    st.Page("app_pages/hub.py", title="Hugging Face Hub", icon=":material/hub:", url_path="hub"),
     st.Page("app_pages/claims.py", title="Claims", icon=":material/fact_check:", url_path="claims"),
     st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
 ]

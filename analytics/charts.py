@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from pulse import registry
 
-CHART_MODULES: list[str] = ["analytics.github", "analytics.overview"]
+CHART_MODULES: list[str] = ["analytics.github", "analytics.overview", "analytics.trends", "analytics.paperswithcode", "analytics.huggingface"]
 
 VIEWS = {
     "absolute": "absolute",

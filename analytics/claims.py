@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 import pandas as pd
 
-CHECK_MODULES: list[str] = ["analytics.github"]
+CHECK_MODULES: list[str] = ["analytics.github", "analytics.trends", "analytics.paperswithcode", "analytics.huggingface"]
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"

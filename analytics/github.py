@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
 import pandas as pd
@@ -119,6 +120,17 @@ def with_gaps(frame: pd.DataFrame, x: str = "x") -> pd.DataFrame:
     return pd.concat([frame, breaks]).sort_values("date")
 
 
+def marker_sizes(drawn: pd.DataFrame, many: bool) -> list[float]:
+    """Marker per point: small dots for short series; for long ones only points a line cannot show
+    (isolated between gaps, e.g. today's count after the snapshot ends) and current counts."""
+    values = drawn["value"].reset_index(drop=True)
+    isolated = values.notna() & values.shift(1).isna() & values.shift(-1).isna()
+    current = (drawn["source"] == "github").reset_index(drop=True)
+    if not many:
+        return [7.0 if c or i else 4.0 for c, i in zip(current, isolated)]
+    return [7.0 if c or i else 0.0 for c, i in zip(current, isolated)]
+
+
 def stars_frame(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> tuple[pd.DataFrame, list[str]]:
     frame = best_source(star_observations(con, options.frameworks))
     if options.start:
@@ -146,8 +158,8 @@ def stars_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartR
         value_fmt = "%{y:.1%}" if options.view == "share" else "%{y:,.0f}"
         fig.add_trace(
             go.Scatter(
-                x=drawn["x"], y=drawn["value"], name=registry.display_name(fid), mode="lines+markers" if len(points) < 40 else "lines",
-                line={"color": color(fid)}, marker={"size": 4}, connectgaps=False,
+                x=drawn["x"], y=drawn["value"], name=registry.display_name(fid), mode="lines+markers",
+                line={"color": color(fid)}, marker={"size": marker_sizes(drawn, many=len(points) >= 40)}, connectgaps=False,
                 customdata=list(zip(drawn["date"].dt.strftime("%Y-%m-%d"), source_label, strict=True)),
                 hovertemplate=f"<b>{registry.display_name(fid)}</b><br>%{{customdata[0]}}<br>{value_fmt}<br>%{{customdata[1]}}<extra></extra>",
             )
@@ -245,3 +257,97 @@ def check_star_count(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Ver
 def date_bounds(con: duckdb.DuckDBPyConnection, metric: str = "github_stars") -> tuple[dt.date, dt.date] | None:
     row = con.execute("SELECT min(date), max(date) FROM observations WHERE metric = ?", [metric]).fetchone()
     return (row[0], row[1]) if row and row[0] else None
+
+
+# --- Live GitHub data for the page: repo cards, last update, history coverage -----------------
+
+def repo_cards(con: duckdb.DuckDBPyConnection, frameworks: list[str]) -> pd.DataFrame:
+    """Latest stored repo metadata (stars, forks, open issues, watchers) per chosen framework.
+
+    Empty when `pulse ingest github` has never run (the table exists only after it).
+    """
+    from pulse import db
+
+    if not db.table_exists(con, "github_repos"):
+        return pd.DataFrame(columns=["framework", "full_name", "renamed_from", "html_url", "stargazers", "forks",
+                                     "open_issues", "watchers", "history_source", "history_note", "retrieved_at"])
+    frame = con.execute(
+        "SELECT framework, full_name, renamed_from, html_url, stargazers, forks, open_issues, watchers, "
+        "history_source, history_note, retrieved_at FROM github_repos WHERE list_contains(?, framework)",
+        [frameworks],
+    ).df()
+    order = {f: i for i, f in enumerate(frameworks)}
+    return frame.sort_values("framework", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def last_update(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The latest `github` run that stored data (ok/partial), plus a later failed attempt if any.
+
+    Keys: finished_at (UTC), status, error, failed_at, failed_error; None if never run.
+    """
+    runs = con.execute(
+        "SELECT finished_at, status, error FROM ingest_runs WHERE source = 'github' AND finished_at IS NOT NULL "
+        "ORDER BY finished_at DESC"
+    ).fetchall()
+    stored = next((r for r in runs if r[1] in ("ok", "partial")), None)
+    failed = runs[0] if runs and runs[0][1] == "failed" else None
+    if not stored and not failed:
+        return None
+    out = dict(zip(("finished_at", "status", "error"), stored)) if stored else {"finished_at": None, "status": "never stored", "error": None}
+    out["failed_at"], out["failed_error"] = (failed[0], failed[2]) if failed else (None, None)
+    return out
+
+
+def history_coverage(con: duckdb.DuckDBPyConnection, frameworks: list[str]) -> pd.DataFrame:
+    """Per framework and star source: points, first and last date (what the chart merges)."""
+    frame = con.execute(
+        "SELECT framework, source, count(*) AS points, min(date) AS first_date, max(date) AS last_date, "
+        "max(retrieved_at) AS retrieved_at FROM observations WHERE metric = 'github_stars' AND list_contains(?, framework) "
+        "GROUP BY framework, source",
+        [frameworks],
+    ).df()
+    if frame.empty:
+        return frame
+    frame["source_label"] = frame["source"].map(lambda s: SOURCE_LABELS.get(s, s))
+    frame["name"] = frame["framework"].map(registry.display_name)
+    for column in ("first_date", "last_date"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    frame["rank"] = frame["source"].map(lambda s: SOURCE_PRIORITY.get(s, 99))
+    order = {f: i for i, f in enumerate(frameworks)}
+    return frame.sort_values(["framework", "rank"], key=lambda s: s.map(order) if s.name == "framework" else s).drop(columns="rank").reset_index(drop=True)
+
+
+HISTORY_LABELS = {"github_history": "exact daily history", "github_sampled": "sampled history (stargazer list)", None: "no live history"}
+
+
+def describe_update(update: dict) -> str:
+    """'Last GitHub update: <UTC time> (<status>)', naming repositories with problems and a later failure."""
+    if update.get("finished_at") is None:
+        text = "No GitHub update has stored data yet"
+    else:
+        text = f"Last GitHub update: {pd.Timestamp(update['finished_at']):%Y-%m-%d %H:%M} UTC ({update['status']})"
+    error = update.get("error")
+    if error:
+        repos = sorted(set(re.findall(r"(?:^|; )([\w.-]+/[\w.-]+): ", error)))
+        if repos:
+            text += f"; problems with {', '.join(repos)} (details under each card)"
+            text += "; stopped by the GitHub rate limit" if "rate limit" in error.lower() else ""
+        else:
+            text += f": {error}"
+    if update.get("failed_at") is not None:
+        text += f". Latest attempt {pd.Timestamp(update['failed_at']):%Y-%m-%d %H:%M} UTC failed: {update['failed_error']}"
+    return text
+
+
+def describe_repo(row: dict) -> str:
+    """One provenance line for a repo card: name (and former names), source, as-of time, history."""
+    import json
+
+    former = json.loads(row.get("renamed_from") or "[]")
+    name = row["full_name"] + (f" (formerly {', '.join(former)})" if former else "")
+    when = pd.Timestamp(row["retrieved_at"]).strftime("%Y-%m-%d %H:%M")
+    source = row["history_source"] if isinstance(row.get("history_source"), str) else None
+    text = f"{name} · {SOURCE_LABELS['github']} · as of {when} UTC · {HISTORY_LABELS.get(source, source)}"
+    if isinstance(row.get("history_note"), str) and row["history_note"]:
+        text += f" · note: {row['history_note']}"
+    return text

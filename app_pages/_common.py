@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlencode
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics.charts import VIEWS, ChartOptions, ChartResult
+from analytics.charts import VIEWS, ChartOptions, ChartResult, catalog
 from pulse import config, db, registry
 from pulse.bootstrap import ensure_database
 from pulse.errors import PulseError
@@ -120,10 +123,84 @@ def theme() -> str:
 
 # --- Chart display -----------------------------------------------------------------------
 
-def show_chart(result: ChartResult, key: str) -> None:
-    """Draw a catalogued chart with its provenance under it (and its downloads)."""
+def view_options() -> ChartOptions:
+    """The current view's options as the URL holds them (the filters above write them there)."""
+    known = registry.frameworks()
+    frameworks = [f for f in (_param("frameworks") or "").split(",") if f in known] or registry.default_ids()
+
+    def day(name: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(_param(name) or "")
+        except ValueError:
+            return None
+
+    return ChartOptions(frameworks=frameworks, start=day("start"), end=day("end"), view=_param("view") or "absolute",
+                        log=_param("log") in ("1", "true"), theme=theme())
+
+
+def view_url() -> str:
+    """This page's URL with the view's query string: opening it restores the view."""
+    query = urlencode({k: st.query_params.get(k) for k in st.query_params}, safe=",")
+    try:
+        base = (st.context.url or "").split("?", 1)[0]
+    except Exception:  # no browser context (bare script, tests)
+        base = ""
+    return f"{base}?{query}" if query else base
+
+
+def _file_stem(name: str, as_of: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "chart"
+    return f"{slug}-{as_of}" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of or "") else slug
+
+
+# st.download_button(data=callable) builds the file only on click (Streamlit >= 1.52, PR #12942).
+DEFERRED_DOWNLOADS = "callable" in (st.download_button.__doc__ or "")
+
+
+def show_downloads(result: ChartResult, key: str, options: ChartOptions, chart: str | None) -> None:
+    """PNG, SVG, PDF, HTML and CSV downloads, each built only when clicked, plus a link to this view."""
+    from analytics import export
+
+    link = view_url()
+    stem = _file_stem(chart or result.title, result.as_of)
+    unavailable = export.render.unavailable_reason()  # no Chromium (or no kaleido): images off, say how to fix
+    columns = st.columns([1, 1, 1, 1, 1, 2], gap="small")
+    prepared = st.session_state.setdefault(f"{key}_download_prepared", {})
+    for column, fmt in zip(columns, export.FORMATS, strict=False):
+        needs_browser = fmt in export.IMAGE_FORMATS
+        data = partial(export.export, result, options, fmt, chart, link)
+        if not DEFERRED_DOWNLOADS:
+            # Older Streamlit builds the data on every rerun: build each file on request instead.
+            if (fmt, link) not in prepared:
+                if column.button(f"Prepare {fmt.upper()}", key=f"{key}_prepare_{fmt}",
+                                 disabled=needs_browser and unavailable is not None):
+                    prepared[(fmt, link)] = data()
+                    st.rerun()
+                continue
+            data = prepared[(fmt, link)]
+        column.download_button(
+            fmt.upper(), data=data,
+            file_name=f"{stem}.{fmt}", mime=export.FORMATS[fmt], key=f"{key}_download_{fmt}",
+            on_click="ignore", disabled=needs_browser and unavailable is not None, icon=":material/download:",
+            help=unavailable if needs_browser and unavailable else f"{fmt.upper()} with the sources, as-of date and view on it",
+        )
+    with columns[5].popover("Link to this view", icon=":material/link:"):
+        st.caption("Opening this link restores the frameworks, dates, view and scale.")
+        st.code(link or "(open the dashboard in a browser to get a link)", language=None)
+    if unavailable:
+        st.caption(f"PNG, SVG and PDF downloads are off. {unavailable}")
+
+
+def show_chart(result: ChartResult, key: str, options: ChartOptions | None = None, chart: str | None = None) -> None:
+    """Draw a catalogued chart with its provenance under it and its downloads.
+
+    options default to the view in the URL; chart (the catalogue name) defaults to key when key is one.
+    """
     st.plotly_chart(result.figure, width="stretch", key=f"chart_{key}")
     st.caption(" · ".join(result.provenance_lines()))
+    if chart is None and key in catalog():
+        chart = key
+    show_downloads(result, key, options or view_options(), chart)
 
 
 def show_provenance_table(frame: pd.DataFrame) -> None:

@@ -8,4 +8,8 @@ into observation rows, and `run(db_path, ...) -> store.Run`. Sources are listed 
 # name -> module path; the runner and `pulse status` import them lazily from here.
 SOURCES: dict[str, str] = {
     "snapshot": "ingest.snapshot",
+    "trends": "ingest.trends",
+    "github": "ingest.github",
+    "paperswithcode": "ingest.paperswithcode",
+    "huggingface": "ingest.huggingface",
 }

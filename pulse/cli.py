@@ -16,6 +16,11 @@ from pulse.errors import PulseError
 
 # Modules that add commands: each defines register(main, ingest).
 COMMAND_MODULES: list[str] = [
+    "pulse.commands.trends",
+    "pulse.commands.github",
+    "pulse.commands.paperswithcode",
+    "pulse.commands.huggingface",
+    "pulse.commands.export",
     "pulse.commands.ops",
 ]
 

@@ -21,12 +21,17 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "PULSE_RAW_DIR": ("data/raw", "Where raw responses and downloads are kept for replay."),
     "GITHUB_API_URL": ("https://api.github.com", "GitHub REST API base URL (GitHub Enterprise or a test server)."),
     "GITHUB_TOKEN": ("(unset)", "Optional GitHub token; env or .streamlit/secrets.toml. Never logged or stored."),
+    "PULSE_GITHUB_WORKERS": ("4", "Concurrent requests for one repository's star-history pages."),
     "HF_ENDPOINT": ("https://huggingface.co", "Hugging Face Hub base URL (mirror or test server)."),
     "HF_TOKEN": ("(unset)", "Optional Hugging Face token; env or .streamlit/secrets.toml. Never logged or stored."),
+    "PULSE_TRENDS_URL": ("https://trends.google.com/trends", "Google Trends base URL used by pytrends (a test server or mirror)."),
+    "PULSE_TRENDS_MAX_WAIT": ("600", "Most seconds `pulse ingest trends` spends backing off from HTTP 429 before giving up."),
     "PULSE_EXTRA_SOURCES": ("(unset)", "Extra sources for `pulse ingest --all`: comma-separated name=module (site-local or test sources)."),
     "PULSE_SOURCE_TIMEOUT": ("900", "Default per-source time limit in seconds for `pulse ingest --all` (also `--timeout`)."),
     "PULSE_TEST_PAUSE_AT": ("(unset)", "Test-only: copy, write or replace; the writer writes its pid to <db>.paused and sleeps there so crash tests can kill it."),
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
+    "BROWSER_PATH": ("(found on PATH)", "Chrome/Chromium for PNG/SVG/PDF exports (kaleido); default: chromium on PATH, e.g. /usr/bin/chromium."),
+    "PULSE_PUBLIC_URL": ("(unset)", "Dashboard base URL, used in the 'open this view' link that CLI exports and reports carry."),
 }
 
 

@@ -88,13 +88,12 @@ _HEADER_BYTES = 3 * 4096
 
 def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Refuse a truncated file up front (a cut copy or download), not at some later query."""
-    # Count used blocks only: a checkpoint truncates free blocks off the end of the file while
-    # total_blocks still counts them, so a healthy file written by a swap is shorter than
-    # header + block_size * total_blocks. Used blocks always fit below the end.
-    block_size, total_blocks, free_blocks = con.execute(
-        "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pulse'"
+    # used_blocks, not total_blocks: a checkpoint truncates trailing free blocks, so a valid
+    # file is often shorter than total_blocks says (seen after a DELETE, e.g. a Trends re-import).
+    block_size, used_blocks = con.execute(
+        "SELECT block_size, used_blocks FROM pragma_database_size() WHERE database_name = 'pulse'"
     ).fetchone()
-    if os.path.getsize(path) < _HEADER_BYTES + block_size * (total_blocks - free_blocks):
+    if os.path.getsize(path) < _HEADER_BYTES + block_size * used_blocks:
         raise duckdb.IOException(f"{path} is shorter than its header says: not a valid DuckDB file (truncated)")
 
 

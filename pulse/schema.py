@@ -58,7 +58,107 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             """,
         ],
     ),
+    (
+        10,
+        "github: repository metadata and the ETag cache for conditional requests",
+        [
+            """
+            CREATE TABLE IF NOT EXISTS github_repos (
+                framework      VARCHAR PRIMARY KEY,  -- registry id
+                requested      VARCHAR NOT NULL,     -- owner/repo as the registry lists it
+                full_name      VARCHAR NOT NULL,     -- owner/repo GitHub answered as (after renames)
+                renamed_from   VARCHAR,              -- JSON list of former names seen (registry, redirects)
+                html_url       VARCHAR,
+                created_at     TIMESTAMP,
+                pushed_at      TIMESTAMP,
+                stargazers     BIGINT,
+                forks          BIGINT,
+                open_issues    BIGINT,               -- open_issues_count: issues AND pull requests
+                watchers       BIGINT,               -- subscribers_count (watchers_count is stars)
+                history_source VARCHAR,              -- github_history, github_sampled or NULL
+                history_etag   VARCHAR,              -- ETag of history page 1 when the stored history was built
+                history_weeks  INTEGER,
+                history_delta  BIGINT,               -- stargazers_count minus the history's own sum
+                history_note   VARCHAR,              -- why the history was not refreshed, when it was not
+                retrieved_at   TIMESTAMP NOT NULL,
+                run_id         VARCHAR,
+                raw_file       VARCHAR
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS github_etags (
+                url        VARCHAR PRIMARY KEY,  -- request URL (no credentials: the token is a header)
+                etag       VARCHAR NOT NULL,
+                raw_file   VARCHAR NOT NULL,     -- envelope holding the body this ETag names
+                link       VARCHAR,              -- the Link header that came with it
+                fetched_at TIMESTAMP NOT NULL
+            )
+            """,
+        ],
+    ),
+    (
+        40,
+        "huggingface: per-model rows for exact recounts, and per-tag crawl cursors for resume",
+        [
+            # Lean on purpose (every write copies the database): id, creation time and only
+            # the registry's Hub tags the model carries, not its full tag list; and no PRIMARY
+            # KEY: its index would be about 4/5 of the file (measured: 62 vs 12 MiB for 1M
+            # models). ingest/huggingface.save_models keeps ids unique (delete, then insert).
+            """
+            CREATE TABLE IF NOT EXISTS hf_models (
+                id         VARCHAR   NOT NULL,   -- "owner/name" on the Hub, unique
+                created_at TIMESTAMP NOT NULL,   -- UTC; 2022-03-02 23:29:04 = placeholder for older repos
+                tags       VARCHAR[] NOT NULL,   -- the registry hf_tags it carries, sorted
+                seen_at    TIMESTAMP NOT NULL    -- last crawl page that listed it
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS hf_crawl (
+                tag          VARCHAR PRIMARY KEY,
+                status       VARCHAR   NOT NULL,  -- in_progress, complete
+                next_url     VARCHAR,             -- page to fetch next (cursor); NULL when complete
+                started_at   TIMESTAMP NOT NULL,
+                updated_at   TIMESTAMP NOT NULL,
+                completed_at TIMESTAMP,
+                pages        INTEGER   NOT NULL DEFAULT 0,
+                models       INTEGER   NOT NULL DEFAULT 0,
+                skipped      INTEGER   NOT NULL DEFAULT 0,  -- malformed entries left out
+                run_ids      VARCHAR                         -- runs that fetched this crawl's pages
+            )
+            """,
+        ],
+    ),
 ]
+
+# paperswithcode (30-39): lean raw tables for drill-down. Abstracts, authors, tasks,
+# methods and PDF/abstract URLs are left in the parquet files: they are most of the archive's
+# bytes and every write session copies the whole database file.
+PAPERSWITHCODE_DDL = [
+    """
+    CREATE TABLE IF NOT EXISTS pwc_papers (
+        paper_url  VARCHAR NOT NULL,  -- the archive's key, e.g. https://paperswithcode.com/paper/...
+        arxiv_id   VARCHAR,
+        title      VARCHAR,
+        date       DATE,              -- publication date as the archive gives it (NULL when absent or unparseable)
+        proceeding VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS pwc_links (
+        paper_url           VARCHAR NOT NULL,
+        repo_url            VARCHAR,
+        is_official         BOOLEAN,
+        mentioned_in_paper  BOOLEAN,
+        mentioned_in_github BOOLEAN,
+        framework_raw       VARCHAR,  -- the archive's `framework` value, lower-cased
+        framework           VARCHAR,  -- registry id, else the raw value; 'none' = no framework
+        paper_date          DATE      -- joined from pwc_papers on paper_url (NULL when unmatched)
+    )
+    """,
+]
+
+
+MIGRATIONS.append((30, "paperswithcode: pwc_papers, pwc_links (lean raw tables)", PAPERSWITHCODE_DDL))
 
 SCHEMA_VERSION_DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (

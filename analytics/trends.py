@@ -1,0 +1,286 @@
+"""Google Trends: the stored requests, interest and share series, the Trends charts and claim checks.
+
+Every Trends value is relative to the request it came from (100 = the highest point of any
+term in that request, for its region and window), so nothing here mixes requests: a chart or
+a check always uses one request, and says which.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics import claims as _claims
+from analytics.charts import ChartOptions, ChartResult, as_of, chart, color, empty_figure, style
+from pulse import registry
+
+METRIC = "trends_interest"
+SOURCE_LABELS = {"trends": "Google Trends via pytrends", "trends_csv": "Google Trends web download (CSV)"}
+RELATIVE_NOTE = ("Values are relative to this one request: 100 = the highest point of any term in it, for its "
+                 "region and time window, as of its retrieval date; they are not search counts and do not compare across requests.")
+BELOW_ONE_NOTE = "Google's '<1' is drawn as 0.5."
+
+
+def _parse(detail: str | None) -> dict:
+    try:
+        return json.loads(detail) if detail else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def requests_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per stored request (source, variant) with its region, window, frameworks and as-of date."""
+    frame = con.execute(
+        """
+        SELECT source, variant, min(date) AS first_date, max(date) AS last_date, count(*) AS points,
+               list(DISTINCT framework ORDER BY framework) AS frameworks, max(retrieved_at) AS retrieved_at,
+               any_value(detail) AS detail
+        FROM observations WHERE metric = ? GROUP BY source, variant
+        """,
+        [METRIC],
+    ).df()
+    if frame.empty:
+        return frame.assign(key=[], label=[], geo=[], timeframe=[], as_of=[])
+    details = frame.pop("detail").map(_parse)
+    frame["geo"] = [d.get("geo_name") or d.get("geo") or v.split("|")[0] for d, v in zip(details, frame["variant"], strict=True)]
+    frame["geo"] = frame["geo"].replace({"world": "Worldwide"})
+    frame["timeframe"] = [d.get("timeframe") or v.split("|")[1] for d, v in zip(details, frame["variant"], strict=True)]
+    frame["as_of"] = pd.to_datetime(frame["retrieved_at"]).dt.date.astype(str)
+    frame["frameworks"] = frame["frameworks"].map(list)
+    frame["key"] = frame["source"] + ":" + frame["variant"]
+    frame["label"] = [
+        f"{r.geo} · {r.timeframe} · {len(r.frameworks)} frameworks · as of {r.as_of} ({SOURCE_LABELS.get(r.source, r.source)})"
+        for r in frame.itertuples()
+    ]
+    frame["first_date"] = pd.to_datetime(frame["first_date"])
+    frame["last_date"] = pd.to_datetime(frame["last_date"])
+    return frame.sort_values(["retrieved_at", "key"], ascending=[False, True]).reset_index(drop=True)
+
+
+def pick_request(requests: pd.DataFrame, frameworks: list[str] | None = None, key: str | None = None) -> pd.Series | None:
+    """The requested key when stored; else the request holding most of the frameworks, widest, newest."""
+    if requests.empty:
+        return None
+    if key and key in set(requests["key"]):
+        return requests[requests["key"] == key].iloc[0]
+    wanted = set(frameworks or registry.default_ids())
+    ranked = requests.assign(
+        covered=requests["frameworks"].map(lambda fs: len(wanted & set(fs))),
+        pytrends=(requests["source"] == "trends").astype(int),
+        span=(requests["last_date"] - requests["first_date"]).dt.days,
+    ).sort_values(["covered", "span", "pytrends", "retrieved_at"], ascending=False)
+    return ranked.iloc[0]
+
+
+def interest(con: duckdb.DuckDBPyConnection, request: pd.Series, frameworks: list[str],
+             start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    """The request's points for these frameworks (date, framework, value, subject, below_one, ...)."""
+    frame = con.execute(
+        "SELECT date, framework, value, subject, source, variant, citation, retrieved_at, "
+        # detail is JSON written with json.dumps defaults (store.py), so this text is exact
+        """coalesce(detail LIKE '%"below_one": true%', false) AS below_one FROM observations """
+        "WHERE metric = ? AND source = ? AND variant = ? AND list_contains(?, framework) ORDER BY framework, date",
+        [METRIC, request["source"], request["variant"], frameworks],
+    ).df()
+    frame["date"] = pd.to_datetime(frame["date"])
+    if start:
+        frame = frame[frame["date"] >= pd.Timestamp(start)]
+    if end:
+        frame = frame[frame["date"] <= pd.Timestamp(end)]
+    return frame.reset_index(drop=True)
+
+
+def share(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each framework's share of the chosen frameworks' summed interest, per date (dates summing to 0 dropped)."""
+    if frame.empty:
+        return frame.assign(share=[])
+    total = frame.groupby("date")["value"].transform("sum")
+    return frame[total > 0].assign(share=frame["value"] / total)
+
+
+def _request_text(request: pd.Series) -> str:
+    return f"{request['geo']}, {request['timeframe']}, as of {request['as_of']}"
+
+
+def _frame_for(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> tuple[pd.DataFrame, pd.Series | None]:
+    requests = requests_frame(con)
+    request = pick_request(requests, options.frameworks, options.extra.get("trends_request"))
+    if request is None:
+        return pd.DataFrame(), None
+    return interest(con, request, options.frameworks, options.start, options.end), request
+
+
+def _provenance(request: pd.Series) -> list[str]:
+    return [f"{SOURCE_LABELS.get(request['source'], request['source'])} ({_request_text(request)})"]
+
+
+@chart("trends-interest", "Google Trends: search interest over time", page="trends")
+def interest_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
+    frame, request = _frame_for(con, options)
+    title = "Google search interest"
+    if request is None or frame.empty:
+        fig = empty_figure("No Google Trends data for the chosen frameworks: run `pulse ingest trends` or import a CSV.", options)
+        return ChartResult(fig, frame, title, [], "no data", "relative interest (0-100)", [])
+    title += f" ({_request_text(request)})"
+    fig = go.Figure()
+    for fid in options.frameworks:
+        points = frame[frame["framework"] == fid]
+        if points.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=points["date"], y=points["value"], name=registry.display_name(fid), mode="lines",
+            line={"color": color(fid)},
+            customdata=list(zip(points["subject"], points["below_one"].map({True: " (<1)", False: ""}), strict=True)),
+            hovertemplate=f"<b>{registry.display_name(fid)}</b> ('%{{customdata[0]}}')<br>%{{x|%Y-%m-%d}}<br>%{{y:.1f}}%{{customdata[1]}}<extra></extra>",
+        ))
+    style(fig, title, options, "interest (100 = peak of this request)")
+    data = frame[["date", "framework", "value", "subject", "below_one", "source", "variant", "citation"]]
+    missing = [registry.display_name(f) for f in options.frameworks if f not in set(frame["framework"])]
+    notes = [RELATIVE_NOTE, BELOW_ONE_NOTE] + ([f"Not in this request: {', '.join(missing)}."] if missing else [])
+    return ChartResult(fig, data, title, _provenance(request), as_of(frame["date"]), "relative interest (0-100), as stored", notes)
+
+
+@chart("trends-share", "Google Trends: share of search interest", page="trends")
+def share_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
+    frame, request = _frame_for(con, options)
+    title = "Share of search interest among the chosen frameworks"
+    if request is None or frame.empty:
+        fig = empty_figure("No Google Trends data for the chosen frameworks.", options)
+        return ChartResult(fig, frame, title, [], "no data", "share of the chosen total", [])
+    shares = share(frame)
+    fig = go.Figure()
+    for fid in options.frameworks:
+        points = shares[shares["framework"] == fid]
+        if points.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=points["date"], y=points["share"], name=registry.display_name(fid), mode="lines", stackgroup="share",
+            line={"color": color(fid), "width": 0.5},
+            hovertemplate=f"<b>{registry.display_name(fid)}</b><br>%{{x|%Y-%m-%d}}<br>%{{y:.1%}}<extra></extra>",
+        ))
+    style(fig, f"{title} ({_request_text(request)})", options, "share of chosen frameworks' interest")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1], type="linear")
+    data = shares[["date", "framework", "value", "share", "source", "variant"]]
+    notes = [RELATIVE_NOTE, "Share = a framework's interest / the sum over the chosen frameworks on that date (dates where all are 0 left out)."]
+    return ChartResult(fig, data, title, _provenance(request), as_of(shares["date"]), "share of the chosen total", notes)
+
+
+# --- Claim checks ---------------------------------------------------------------------------
+
+NECK_AND_NECK = 0.9  # the smaller within 10% of the larger
+WINDOW_MONTHS = 3  # compare means over 3 months: weekly values are noisy and rounded
+
+
+def _pair(con: duckdb.DuckDBPyConnection, request: pd.Series) -> pd.DataFrame:
+    frame = interest(con, request, ["pytorch", "tensorflow"])
+    return frame.pivot_table(index="date", columns="framework", values="value").dropna()
+
+
+def _mean_between(wide: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series | None:
+    part = wide[(wide.index >= lo) & (wide.index <= hi)]
+    return part.mean() if len(part) else None
+
+
+def _with_pair(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    requests = requests_frame(con)
+    if requests.empty:
+        return requests
+    return requests[requests["frameworks"].map(lambda fs: {"pytorch", "tensorflow"} <= set(fs))]
+
+
+def _basis(request: pd.Series, period: str) -> str:
+    return (f"trends_interest, one request: {SOURCE_LABELS.get(request['source'], request['source'])}, "
+            f"{_request_text(request)} (variant '{request['variant']}'); compared: mean over {period}")
+
+
+def _fmt(lo: pd.Timestamp, hi: pd.Timestamp) -> str:
+    return f"{lo.date()} to {hi.date()}"
+
+
+@_claims.checks("seed-trends-gap")
+def check_gap(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
+    """'PyTorch closed the search-interest gap with TensorFlow (5 years to 01/2023)'."""
+    candidates = _with_pair(con)
+    if candidates.empty:
+        return _claims.not_checkable(claim, "No stored Google Trends request holds both PyTorch and TensorFlow.")
+    text = str(claim.get("source_date") or "2023-01")
+    end = (pd.Timestamp(text + ("-01" if len(text) == 7 else "-01-01" if len(text) == 4 else "")) + pd.offsets.MonthEnd(0))
+    start = end - pd.DateOffset(years=5) + pd.Timedelta(days=1)
+    covering = candidates[(candidates["first_date"] <= end - pd.DateOffset(months=WINDOW_MONTHS)) & (candidates["last_date"] >= end - pd.Timedelta(days=31))]
+    if covering.empty:
+        windows = "; ".join(f"{r.geo} {r.first_date.date()}..{r.last_date.date()}" for r in candidates.itertuples())
+        return _claims.not_checkable(
+            claim, f"The stored requests ({windows}) do not reach {end:%Y-%m}; fetch one that does, e.g. "
+            f"`pulse ingest trends --timeframe \"{start.date()} {end.date()}\"`.")
+    # The request reaching furthest back towards the claim's window start, worldwide first.
+    covering = covering.assign(world=(covering["geo"] == "Worldwide").astype(int)).sort_values(
+        ["world", "first_date", "retrieved_at"], ascending=[False, True, False])
+    request = covering.iloc[0]
+    wide = _pair(con, request)
+    end_lo = end - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
+    at_end = _mean_between(wide, end_lo, end)
+    if at_end is None:
+        return _claims.not_checkable(claim, "The chosen request has no PyTorch and TensorFlow points near the window's end.")
+    begin = max(start, wide.index.min())
+    begin_hi = begin + pd.DateOffset(months=WINDOW_MONTHS) - pd.Timedelta(days=1)
+    at_start = _mean_between(wide, begin, begin_hi)
+    ratio = at_end["pytorch"] / at_end["tensorflow"] if at_end["tensorflow"] > 0 else float("inf")
+    status = _claims.SUPPORTED if ratio >= 1 else _claims.CONTRADICTED
+    measured = f"{_fmt(end_lo, end)}: PyTorch {at_end['pytorch']:.1f} vs TensorFlow {at_end['tensorflow']:.1f} (ratio {ratio:.2f})"
+    sees_start = begin <= start + pd.Timedelta(days=31)
+    if at_start is not None:
+        measured += f"; {_fmt(begin, begin_hi)}: PyTorch {at_start['pytorch']:.1f} vs TensorFlow {at_start['tensorflow']:.1f}"
+        if sees_start and at_start["pytorch"] >= at_start["tensorflow"] and status == _claims.SUPPORTED:
+            status = _claims.PARTLY
+            measured += " (PyTorch was already level at the window's start: there was no gap to close)"
+    if not sees_start:
+        measured += (f". This request starts {begin.date()}, after the claim's window start {start.date()}: "
+                     "the end of the window is checked, the gap before it is not seen")
+    latest = wide.index.max()
+    recent = latest - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
+    now = _mean_between(wide, recent, latest)
+    today = f"{_fmt(recent, latest)}: PyTorch {now['pytorch']:.1f} vs TensorFlow {now['tensorflow']:.1f}" if latest > end else ""
+    return _claims.Verdict(status, measured=measured, as_of=str(end.date()), today=today,
+                           basis=_basis(request, f"{WINDOW_MONTHS} months at each end of the window"), value=round(ratio, 2))
+
+
+@_claims.checks("seed-trends-neck")
+def check_neck(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
+    """'TensorFlow and PyTorch are neck and neck in Google search' (undated: checked now, and when it held)."""
+    candidates = _with_pair(con)
+    if candidates.empty:
+        return _claims.not_checkable(claim, "No stored Google Trends request holds both PyTorch and TensorFlow.")
+    candidates = candidates.assign(world=(candidates["geo"] == "Worldwide").astype(int)).sort_values(
+        ["last_date", "world", "retrieved_at"], ascending=False)
+    request = candidates.iloc[0]
+    wide = _pair(con, request)
+    if wide.empty:
+        return _claims.not_checkable(claim, "The newest request has no common PyTorch and TensorFlow points.")
+    monthly = wide.resample("MS").mean().rolling(WINDOW_MONTHS).mean().dropna()
+    latest = wide.index.max()
+    lo = latest - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
+    now = _mean_between(wide, lo, latest)
+
+    def closeness(row: pd.Series) -> float:
+        top = max(row["pytorch"], row["tensorflow"])
+        return min(row["pytorch"], row["tensorflow"]) / top if top > 0 else 1.0
+
+    ratio = now["pytorch"] / now["tensorflow"] if now["tensorflow"] > 0 else float("inf")
+    measured = f"{_fmt(lo, latest)}: PyTorch {now['pytorch']:.1f} vs TensorFlow {now['tensorflow']:.1f} (ratio {ratio:.2f})"
+    if closeness(now) >= NECK_AND_NECK:
+        status, when = _claims.SUPPORTED, latest
+    else:
+        level = monthly[monthly.apply(closeness, axis=1) >= NECK_AND_NECK] if not monthly.empty else monthly
+        if len(level):
+            status, when = _claims.OUTDATED, level.index.max() + pd.offsets.MonthEnd(0)
+            measured += f"; last within 10% of each other in the {WINDOW_MONTHS} months to {when.date()}"
+        else:
+            status, when = _claims.CONTRADICTED, latest
+            measured += f"; never within 10% of each other ({WINDOW_MONTHS}-month means) in this request"
+    return _claims.Verdict(status, measured=measured, as_of=str(when.date()), today=f"ratio {ratio:.2f} as of {latest.date()}",
+                           basis=_basis(request, f"{WINDOW_MONTHS} months; neck and neck = the smaller within 10% of the larger"),
+                           value=round(ratio, 2))

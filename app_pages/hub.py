@@ -1,0 +1,60 @@
+"""Hugging Face Hub page: models per framework over time, shares, and the Hub claims checked."""
+
+import datetime as dt
+
+import streamlit as st
+
+from analytics import huggingface as hub
+from analytics.charts import CHARTS, ChartOptions, catalog
+from app_pages._common import connection, date_range_filter, framework_filter, log_filter, show_chart, theme, view_filter
+
+st.title("Hugging Face Hub")
+st.caption("Models on the Hub carrying each framework's weight tags (pytorch, tf, jax, keras, ...), by creation month. "
+           "Repositories older than 2022-03-02 share one placeholder creation time: they form one labelled bucket.")
+
+con = connection()
+catalog()
+frameworks = framework_filter(key="frameworks", choices=hub.hub_frameworks())
+start, end = date_range_filter(dt.date(2022, 1, 1), dt.date.today())
+view = view_filter(views=hub.VIEWS)
+log = log_filter()
+base = st.sidebar.radio("Share base", list(hub.SHARE_BASES), format_func=hub.SHARE_BASES.get, key="hub_share_base")
+source = st.sidebar.selectbox("Hub data source", list(hub.SOURCE_CHOICES), format_func=hub.SOURCE_CHOICES.get, key="hub_source")
+options = ChartOptions(frameworks=frameworks, start=start, end=end, view=view, log=log, theme=theme(),
+                       extra={"base": base, "source": source})
+
+st.subheader("What the articles said, checked")
+verdicts = hub.hub_verdicts(con)
+if not verdicts:
+    st.info("The claims ledger is empty: run `pulse db init`.")
+for column, (claim, verdict) in zip(st.columns(max(len(verdicts), 1)), verdicts, strict=False):
+    with column:
+        shown = "—" if verdict.value is None else (f"{verdict.value:.0%}" if verdict.value <= 1 else f"{verdict.value:,.0f}")
+        st.metric(claim["claim"][:70] + ("…" if len(claim["claim"]) > 70 else ""), shown, help=claim["claim"])
+        st.markdown(f"**{verdict.status}** · {verdict.measured}")
+        if verdict.as_of:
+            st.caption(f"As of {verdict.as_of}" + (f" · today: {verdict.today}" if verdict.today else "")
+                       + f" · {verdict.basis} · claim: {claim['source']}, {claim['source_date'] or 'undated'}")
+
+st.subheader("Models per framework")
+show_chart(CHARTS["hf-models"].builder(con, options), key="hub_models")
+
+st.subheader("Share among framework-tagged models")
+show_chart(CHARTS["hf-share"].builder(con, options), key="hub_share")
+
+st.subheader("TensorFlow and Keras models also on PyTorch")
+show_chart(CHARTS["hf-tf-keras-also-pytorch"].builder(con, options), key="hub_also_pytorch")
+
+with st.expander("Data behind this page"):
+    status = hub.data_status(con)
+    if status.empty:
+        st.info("No Hugging Face data yet. Run `pulse ingest huggingface` (API, resumable) "
+                "or `pulse ingest huggingface --hub-stats models.parquet` (whole-Hub snapshot).")
+    else:
+        st.dataframe(status, hide_index=True, use_container_width=True)
+        st.caption("A framework's API counts appear once every one of its tags' crawls is complete.")
+
+libraries = CHARTS["hf-libraries"].builder(con, options)
+if not libraries.data.empty:
+    st.subheader("By library_name (hub-stats snapshot)")
+    show_chart(libraries, key="hub_libraries")

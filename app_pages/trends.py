@@ -1,0 +1,82 @@
+"""Trends page: Google search interest over time and its share among the chosen frameworks."""
+
+import hashlib
+
+import streamlit as st
+
+from analytics import trends
+from analytics.charts import ChartOptions, catalog
+from app_pages._common import connection, data_version, date_range_filter, db_path, framework_filter, log_filter, show_chart, theme
+from ingest import trends_csv
+from pulse import config
+from pulse.errors import PulseError
+
+st.title("Google Trends: search interest")
+st.caption("How often each framework is searched on Google, relative to the others in the same request. "
+           "Fetched with `pulse ingest trends`, or imported from a CSV downloaded from trends.google.com.")
+
+if "trends_message" in st.session_state:
+    st.success(st.session_state.pop("trends_message"))
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def stored_requests(_con, version):
+    return trends.requests_frame(_con)
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=32, hash_funcs={ChartOptions: repr})
+def chart_result(_con, version, name, options):
+    return catalog()[name].builder(_con, options)
+
+
+con = connection()
+requests = stored_requests(con, data_version())
+frameworks = framework_filter()
+
+if requests.empty:
+    st.info("No Google Trends data yet. Run `pulse ingest trends` (or `pulse ingest trends-csv FILE`), "
+            "or import a CSV below.")
+else:
+    keys = requests["key"].tolist()
+    linked = st.query_params.get("trends_request")
+    default = trends.pick_request(requests, frameworks, linked)["key"]
+    if linked and linked not in keys:
+        st.warning("The request named in the link is not stored; showing the closest one.")
+    key = st.sidebar.selectbox("Trends request", keys, index=keys.index(default),
+                               format_func=dict(zip(requests["key"], requests["label"], strict=True)).get, key="trends_request_pick")
+    st.query_params["trends_request"] = key
+    request = requests[requests["key"] == key].iloc[0]
+    start, end = date_range_filter(request["first_date"].date(), request["last_date"].date(), key="trends_range")
+    options = ChartOptions(frameworks=frameworks, start=start, end=end, log=log_filter("trends_log"), theme=theme(),
+                           extra={"trends_request": key})
+    st.info(f"**Relative values.** Request: {request['geo']}, timeframe '{request['timeframe']}', "
+            f"{len(request['frameworks'])} frameworks, retrieved {request['as_of']} "
+            f"({trends.SOURCE_LABELS.get(request['source'], request['source'])}). 100 = the highest point of any term in this "
+            "request; numbers from different requests are on different scales and are never mixed here.")
+    for name in ("trends-interest", "trends-share"):
+        show_chart(chart_result(con, data_version(), name, options), key=name.replace("-", "_"))
+
+if not requests.empty:
+    with st.expander(f"Stored Google Trends requests ({len(requests)})"):
+        st.dataframe(requests[["label", "first_date", "last_date", "points", "frameworks", "variant"]].rename(
+            columns={"label": "request", "first_date": "from", "last_date": "to"}), hide_index=True)
+
+with st.expander("Import a CSV downloaded from Google Trends", expanded=requests.empty):
+    st.markdown("On trends.google.com, compare up to 5 framework names, then use the download button on the "
+                "*Interest over time* chart. Terms and region are read from the file's header.")
+    uploads = st.file_uploader("Trends CSV (multiTimeline.csv)", type=["csv"], accept_multiple_files=True, key="trends_upload")
+    if uploads:
+        files = [(u.name, u.getvalue()) for u in uploads]
+        digest = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in files)).hexdigest()
+        if st.session_state.get("trends_imported") != digest:
+            try:
+                parsed = [trends_csv.parse(name, data) for name, data in files]
+                run = trends_csv.store_parsed(db_path(), parsed)
+            except PulseError as exc:
+                st.error(config.redact(str(exc)))
+            else:
+                st.session_state["trends_imported"] = digest
+                described = "; ".join(f"{f['file']}: {f['rows']} points for {', '.join(f['frameworks'])} ({f['geo']})"
+                                      for f in run.detail["files"])
+                st.session_state["trends_message"] = f"Imported {run.rows} Google Trends points. {described}"
+                st.rerun()

@@ -1,0 +1,104 @@
+"""The Trends page (AppTest): charts from one request, the relative-values note, the CSV upload box."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import base64
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ingest import trends_csv
+from pulse.db import open_read
+
+ROOT = Path(__file__).parent.parent
+PAGE = str(ROOT / "app_pages" / "trends.py")
+FIX = Path(__file__).parent / "fixtures" / "trends"
+
+
+def count(db: Path) -> int:
+    con = open_read(db)  # a private instance: sees the file the page's writer swapped in
+    try:
+        return con.execute("SELECT count(*) FROM observations WHERE metric = 'trends_interest'").fetchone()[0]
+    finally:
+        con.close()
+
+
+def page(db: Path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("PULSE_DB", str(db))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def values(array) -> list:
+    """Plotly 6 encodes arrays as {dtype, bdata} in JSON."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def charts(at: AppTest) -> list:
+    import plotly.io as pio
+
+    return [pio.from_json(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_page_draws_interest_and_share_from_one_request(snapshot_db, monkeypatch):
+    trends_csv.run(snapshot_db, [FIX / "good_weekly_worldwide.csv"])
+    at = page(snapshot_db, monkeypatch)
+    assert at.title[0].value == "Google Trends: search interest"
+    note = at.info[0].value
+    assert "Worldwide" in note and "2021-11-21 2022-03-06" in note and "Relative values" in note
+    interest, share = charts(at)
+    names = sorted(t.name for t in interest.data)
+    assert names == ["JAX", "PyTorch", "TensorFlow"]  # Keras (a default) is not in this request
+    pytorch = next(t for t in interest.data if t.name == "PyTorch")
+    assert values(pytorch.y)[:3] == [43, 45, 44]
+    assert len(share.data) == 3
+    first_day = sum(values(t.y)[0] for t in share.data)
+    assert first_day == pytest.approx(1.0)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Google Trends web download (CSV) (Worldwide, 2021-11-21 2022-03-06, as of" in captions
+    assert "Not in this request: Keras." in captions
+    table = at.dataframe[0].value
+    assert table["variant"].tolist() == ["world|2021-11-21 2022-03-06|jax+pytorch+tensorflow"] and table["points"].tolist() == [48]
+
+
+def test_upload_imports_through_the_same_code_path(snapshot_db, monkeypatch):
+    at = page(snapshot_db, monkeypatch)
+    assert "No Google Trends data yet" in at.info[0].value
+    assert not at.get("plotly_chart")
+    data = (FIX / "good_weekly_worldwide.csv").read_bytes()
+    at.file_uploader(key="trends_upload").set_value(("multiTimeline.csv", data, "text/csv")).run()
+    assert not at.exception, at.exception
+    assert count(snapshot_db) == 48
+    assert "Imported 48 Google Trends points" in at.success[0].value
+    assert "pytorch, tensorflow, jax (Worldwide)" in at.success[0].value
+    # the page reloaded on the new file: the request is listed and drawn
+    assert "Worldwide" in at.info[0].value and len(at.get("plotly_chart")) == 2
+    assert not at.error
+
+
+def test_bad_upload_shows_a_clear_error_and_stores_nothing(snapshot_db, monkeypatch):
+    at = page(snapshot_db, monkeypatch)
+    data = (FIX / "bad_html_saved_as_csv.csv").read_bytes()
+    at.file_uploader(key="trends_upload").set_value(("multiTimeline.csv", data, "text/csv")).run()
+    assert not at.exception
+    assert "web page (HTML) saved as .csv" in at.error[0].value and "Nothing was stored" in at.error[0].value
+    assert count(snapshot_db) == 0
+
+
+@pytest.mark.skipif(not (ROOT / "app_pages" / "overview.py").exists(), reason="needs the other pages (merged on main)")
+def test_page_is_routed_from_app(snapshot_db, monkeypatch):
+    trends_csv.run(snapshot_db, [FIX / "good_weekly_worldwide.csv"])
+    monkeypatch.setenv("PULSE_DB", str(snapshot_db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/trends.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Google Trends: search interest"
+    assert len(at.get("plotly_chart")) == 2
