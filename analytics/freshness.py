@@ -15,6 +15,8 @@ import pandas as pd
 from pulse import db
 from pulse.config import redact
 
+# A partial run counts as good only when it stored rows: a "partial" with nothing stored
+# (the API unreachable from the start) is a failure as far as freshness goes.
 # A source is stale when its last good run is older than cadence x this factor: room for a
 # late or slow cron run, while a single missed daily run is flagged within half a day.
 STALE_FACTOR = 1.5
@@ -50,11 +52,14 @@ class SourceFreshness:
 
 
 def load_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every recorded run (source, started_at, finished_at, status, error), newest first."""
+    """Every recorded run (source, started_at, finished_at, status, error), newest first; a
+    partial run that stored no rows reads as failed."""
     if not db.table_exists(con, "ingest_runs"):
         return pd.DataFrame(columns=["source", "started_at", "finished_at", "status", "error"])
     return con.execute(
-        "SELECT source, started_at, coalesce(finished_at, started_at) AS finished_at, status, error "
+        "SELECT source, started_at, coalesce(finished_at, started_at) AS finished_at, "
+        "CASE WHEN status = 'partial' AND coalesce(rows, 0) = 0 THEN 'failed' ELSE status END AS status, "
+        "CASE WHEN status = 'partial' AND coalesce(rows, 0) = 0 THEN coalesce(error, 'partial run that stored no rows') ELSE error END AS error "
         "FROM ingest_runs ORDER BY finished_at DESC NULLS LAST, started_at DESC"
     ).df()
 

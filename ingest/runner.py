@@ -115,7 +115,9 @@ class SourceResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in OK_STATUSES
+        # A partial run that stored nothing (e.g. the API was unreachable from the start) is a
+        # failure to the operator, whatever the source calls it.
+        return self.status in OK_STATUSES and not (self.status == "partial" and self.rows == 0)
 
 
 @dataclass

@@ -94,7 +94,7 @@ def test_status_json_for_monitoring(snapshot_db, with_fakes):
     payload = json.loads(result.stdout)
     by = {s["source"]: s for s in payload["sources"]}
     assert result.exit_code == 1 and payload["healthy"] is False
-    assert set(by) == {"snapshot", "counter", "failing", "hanging", "crashing", "leaky"}
+    assert {"snapshot", "counter", "failing", "hanging", "crashing", "leaky", "empty_partial"} <= set(by)
     assert by["failing"]["failing"] is True and by["failing"]["failures_since_ok"] == 1
     assert by["failing"]["last_error"].startswith("SourceError: http://127.0.0.1:9/api?access_token=none answered HTTP 500")
     assert by["snapshot"]["healthy"] is True and by["snapshot"]["last_ok_at"].endswith("Z")
@@ -114,14 +114,28 @@ def test_freshness_panel_flags_failing_sources_and_follows_new_runs(snapshot_db,
     at = AppTest.from_string(PANEL, default_timeout=60)
     at.run()
     assert not at.exception
-    table = at.dataframe[0].value
-    assert list(table["Source"]) == ["snapshot", "failing", "counter"]
-    assert list(table["State"]) == ["OK", "Failing", "Never ran"]
-    assert "answered HTTP 500" in at.error[0].value and "**failing** is failing" in at.error[0].value
-    assert "**counter** has never completed a run" in at.warning[0].value
+    state = dict(zip(at.dataframe[0].value["Source"], at.dataframe[0].value["State"]))
+    assert {k: state[k] for k in ("snapshot", "failing", "counter")} == {"snapshot": "OK", "failing": "Failing", "counter": "Never ran"}
+    errors = [e.value for e in at.error if "**failing**" in e.value]
+    assert len(errors) == 1 and "answered HTTP 500" in errors[0] and "is failing" in errors[0]
+    assert any("**counter** has never completed a run" in w.value for w in at.warning)
 
     runner.run_all(snapshot_db, ["counter"])  # a new file is swapped in while the app is up
     at.run()
-    table = at.dataframe[0].value
-    assert list(table["State"]) == ["OK", "Failing", "OK"]
-    assert len(at.warning) == 0
+    state = dict(zip(at.dataframe[0].value["Source"], at.dataframe[0].value["State"]))
+    assert state["counter"] == "OK" and state["failing"] == "Failing"
+    assert not any("**counter**" in w.value for w in at.warning)
+
+
+def test_partial_with_rows_is_good_but_without_rows_is_not(snapshot_db):
+    from pulse import db as database, store
+
+    with database.write_session(snapshot_db) as con:
+        store.save_run(con, store.Run(source="github", status="partial", rows=12, finished_at=NOW - dt.timedelta(hours=3)))
+        store.save_run(con, store.Run(source="github", status="partial", rows=0, error="unreachable", finished_at=NOW - dt.timedelta(hours=1)))
+    con = database.open_read(snapshot_db)
+    v = freshness.freshness(con, {"github": ("GitHub", DAY)}, now=NOW)[0]
+    con.close()
+
+    assert (v.state, v.failing, v.stale, v.last_error) == ("failing", True, False, "unreachable")
+    assert v.last_ok_at == NOW - dt.timedelta(hours=3)

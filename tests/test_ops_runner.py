@@ -181,3 +181,14 @@ def test_source_module_that_cannot_import_is_reported_and_recorded(db_file, monk
     assert by["broken"]["status"] == "failed" and "cannot import tests.ops_fakes.no_such_module" in by["broken"]["error"]
     assert by["counter"]["status"] == "ok"
     assert query(db_file, "SELECT status, run_id FROM ingest_runs WHERE source = 'broken'") == [("failed", by["broken"]["run_id"])]
+
+
+def test_partial_run_that_stored_nothing_counts_as_a_failure(db_file):
+    result = invoke("ingest", "--all", "--source", "empty_partial", "--source", "counter", "--json", "--db", str(db_file))
+    status = CliRunner().invoke(main, ["status", "--json", "--source", "empty_partial", "--db", str(db_file)])
+
+    payload = json.loads(result.stdout)
+    assert result.exit_code == 1 and payload["failed"] == ["empty_partial"]
+    assert {s["source"]: s["status"] for s in payload["sources"]} == {"empty_partial": "partial", "counter": "ok"}
+    verdict = json.loads(status.stdout)["sources"][0]
+    assert status.exit_code == 1 and verdict["state"] == "failing" and "Could not reach" in verdict["last_error"]

@@ -17,6 +17,7 @@ FAKES = {
     "hanging": "tests.ops_fakes.hanging",
     "crashing": "tests.ops_fakes.crashing",
     "leaky": "tests.ops_fakes.leaky",
+    "empty_partial": "tests.ops_fakes.empty_partial",
 }
 EXTRA_SOURCES = ",".join(f"{k}={v}" for k, v in FAKES.items())
 
