@@ -5,8 +5,9 @@
 2. Reader latency (p50/p95) of reader processes using the dashboard's read path
    (app_pages._common.connection, via tests/ops_fakes/reader.py), idle versus during an
    ingest loop (`pulse ingest --all --source counter` back to back).
-3. Wall time of a full `pulse ingest --all` from a loopback HTTP server: the sources on this
-   branch are `snapshot` (local files) plus the synthetic `counter` fetching over HTTP.
+3. Wall time of `pulse ingest --all` from a loopback HTTP server for the sources that have a
+   local fake: `snapshot` (files), `github` (tests/github_fake.FakeGitHub) and the synthetic
+   `counter`.
 
 Usage: python bench/ops.py [--quick]   (all data synthetic; nothing leaves 127.0.0.1)
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.server
 import json
 import os
 import platform
@@ -41,6 +41,10 @@ WRITE_REPEATS = 9
 READERS = 2  # reader processes (the sandbox has 2 cores shared with other jobs)
 READ_SECONDS = 20.0  # per phase
 ALL_REPEATS = 3
+# Sources with a loopback fake here: snapshot (files), github (tests/github_fake.FakeGitHub,
+# 5 years of synthetic weekly stars per repo) and the synthetic counter. trends,
+# paperswithcode and huggingface need their own protocol fakes and are left out.
+ALL_SOURCES = ["--source", "snapshot", "--source", "github", "--source", "counter"]
 
 
 def env(**extra) -> dict:
@@ -185,22 +189,45 @@ def run_readers(path: Path, workdir: Path, tag: str, during=None) -> dict:
             "first_query_after_swap_ms_median": round(statistics.median(swaps) * 1000, 1) if swaps else None}
 
 
-class _Batches(http.server.BaseHTTPRequestHandler):
-    count = 0
+class _Batches:
+    """Serves the synthetic counter's /batch and, for the real `github` source, tests/github_fake.FakeGitHub."""
 
-    def do_GET(self):  # noqa: N802
-        k = _Batches.count
-        _Batches.count += 1
+    def __init__(self, github_api):
+        self.count = 0
+        self.github = github_api
+
+    def __call__(self, environ, start_response):
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        if request.path.startswith("/repos/"):
+            return self.github.handle(request)(environ, start_response)
+        k = self.count
+        self.count += 1
         rows = [{"date": str(dt.date(2001, 1, 1) + dt.timedelta(days=k * 5 + i)), "value": k * 5 + i} for i in range(5)]
-        body = json.dumps({"batch": k, "rows": rows}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        return Response(json.dumps({"batch": k, "rows": rows}), content_type="application/json")(environ, start_response)
 
-    def log_message(self, *args):
-        pass
+
+def start_server() -> tuple[object, str]:
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from pulse import registry
+    from tests.github_fake import FakeGitHub, FakeRepo, synthetic_weeks
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, lambda environ, start_response: None, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    github_api = FakeGitHub(url)
+    today = dt.datetime.now(dt.UTC).date()
+    for framework in registry.frameworks().values():
+        for repo in filter(None, [framework.primary_repo, *framework.github_former]):
+            github_api.add(FakeRepo(repo, synthetic_weeks(today - dt.timedelta(days=365 * 5), today)))
+    github_api.remaining = 10**9
+    server.app = _Batches(github_api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, url
 
 
 def main() -> None:
@@ -209,9 +236,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter phases (smoke run)")
     if parser.parse_args().quick:
         GROW_ROWS, READ_SECONDS, ALL_REPEATS = [0, 100_000], 4.0, 1
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Batches)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = start_server()
     with tempfile.TemporaryDirectory(prefix="pulse-bench-ops-") as tmp:
         workdir = Path(tmp)
         report = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
@@ -233,10 +258,10 @@ def main() -> None:
         times = []
         for _ in range(ALL_REPEATS):
             t0 = time.perf_counter()
-            out = subprocess.run([sys.executable, "-m", "pulse", "ingest", "--all", "--json", "--db", str(path)],
-                                 cwd=ROOT, env=env(OPS_FAKE_URL=url), check=True, capture_output=True, text=True)
+            out = subprocess.run([sys.executable, "-m", "pulse", "ingest", "--all", "--json", "--db", str(path), *ALL_SOURCES],
+                                 cwd=ROOT, env=env(OPS_FAKE_URL=url, GITHUB_API_URL=url), check=True, capture_output=True, text=True)
             times.append(time.perf_counter() - t0)
-            per_source = {s["source"]: round(s["seconds"], 2) for s in json.loads(out.stdout)["sources"]}
+            per_source = {s["source"]: (s["status"], round(s["seconds"], 2), s["rows"], s["requests"]) for s in json.loads(out.stdout)["sources"]}
         report["all_run"] = {"sources": list(per_source), "wall_s_median": round(statistics.median(times), 2),
                              "wall_s_all": [round(t, 2) for t in times], "per_source_s_last": per_source}
         print(report["all_run"], flush=True)
