@@ -105,7 +105,7 @@ def catalogue(names: list[str] | None = None) -> list[SourceInfo]:
 @dataclass
 class SourceResult:
     source: str
-    status: str  # ok, partial, failed, timeout, crashed
+    status: str  # ok, partial, skipped, failed, timeout, crashed
     rows: int = 0
     requests: int = 0
     seconds: float = 0.0
@@ -238,9 +238,12 @@ def not_due(db_path: Path, sources: dict[str, str], now: dt.datetime | None = No
     try:
         if not db.table_exists(con, "ingest_runs"):
             return {}
+        # Same rule as SourceResult.ok: a partial run that stored nothing is a failure.
         rows = con.execute(
+            "WITH r AS (SELECT source, finished_at, "
+            "  CASE WHEN status = 'partial' AND coalesce(rows, 0) = 0 THEN 'failed' ELSE status END AS status FROM ingest_runs) "
             "SELECT source, max(finished_at) FILTER (WHERE status IN ('ok', 'partial')), arg_max(status, finished_at) "
-            "FROM ingest_runs GROUP BY source"
+            "FROM r GROUP BY source"
         ).fetchall()
     finally:
         con.close()

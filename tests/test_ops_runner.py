@@ -192,3 +192,9 @@ def test_partial_run_that_stored_nothing_counts_as_a_failure(db_file):
     assert {s["source"]: s["status"] for s in payload["sources"]} == {"empty_partial": "partial", "counter": "ok"}
     verdict = json.loads(status.stdout)["sources"][0]
     assert status.exit_code == 1 and verdict["state"] == "failing" and "Could not reach" in verdict["last_error"]
+
+
+def test_a_partial_run_that_stored_nothing_stays_due(db_file):
+    invoke("ingest", "--all", "--source", "empty_partial", "--db", str(db_file))
+
+    assert runner.not_due(db_file, runner.select(["empty_partial"])) == {}
