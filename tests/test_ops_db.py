@@ -120,3 +120,14 @@ def test_file_shortened_by_a_checkpoint_still_opens(snapshot_db):
     reader = database.open_read(snapshot_db)
     assert reader.execute(COUNT).fetchone() == (20,)
     reader.close()
+
+
+def test_runner_and_freshness_do_not_import_the_ui():
+    import subprocess
+    import sys
+
+    from tests.ops_fakes.procs import ROOT
+
+    code = "import sys, ingest.runner, analytics.freshness, pulse.commands.ops; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
