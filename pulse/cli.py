@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "pulse.commands.huggingface",
     "pulse.commands.export",
     "pulse.commands.probe",
+    "pulse.commands.ops",
 ]
 
 
@@ -144,7 +145,7 @@ def serve(db: Path | None, port: int, headless: bool) -> None:
     raise SystemExit(subprocess.call(cmd, env=env, cwd=config.PROJECT_ROOT))
 
 
-@main.group(cls=PulseGroup)
+@main.group(cls=PulseGroup, invoke_without_command=True)  # `pulse ingest --all`: pulse.commands.ops
 def ingest() -> None:
     """Pull data from a source into the database.
 

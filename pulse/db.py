@@ -192,6 +192,32 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+PAUSE_POINTS = ("copy", "write", "replace")
+
+
+def pause_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".paused")
+
+
+def _pause_point(name: str, path: Path) -> None:
+    """Test-only: with PULSE_TEST_PAUSE_AT=name, write this pid to <db>.paused and sleep, so a
+    crash test can SIGKILL the writer exactly there (halfway through the copy, with the data
+    written but not checkpointed, or with the staged file complete just before the rename)."""
+    if os.environ.get("PULSE_TEST_PAUSE_AT") != name or pause_marker(path).exists():
+        return  # only the first writer to get there stops (not the one recording its death)
+    pause_marker(path).write_text(str(os.getpid()))
+    log.warning("test pause point %r reached; sleeping", name)
+    time.sleep(120)
+
+
+def _copy_to_staging(path: Path, staging: Path) -> None:
+    if os.environ.get("PULSE_TEST_PAUSE_AT") == "copy" and not pause_marker(path).exists():
+        data = path.read_bytes()
+        staging.write_bytes(data[: len(data) // 2])
+        _pause_point("copy", path)
+    shutil.copyfile(path, staging)
+
+
 @contextlib.contextmanager
 def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection on a staging copy of `path`, swapped in atomically on success.
@@ -211,7 +237,7 @@ def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.Duc
             leftover.unlink(missing_ok=True)
         try:
             if path.exists():
-                shutil.copyfile(path, staging)
+                _copy_to_staging(path, staging)
             con = duckdb.connect(str(staging))
         except OSError as exc:
             staging.unlink(missing_ok=True)
@@ -224,10 +250,12 @@ def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.Duc
         try:
             migrate(con)
             yield con
+            _pause_point("write", path)
             con.execute("CHECKPOINT")
             con.close()
             with open(staging, "rb") as fh:
                 os.fsync(fh.fileno())
+            _pause_point("replace", path)
             os.replace(staging, path)
             _fsync_dir(path.parent)
         except BaseException as exc:
