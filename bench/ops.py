@@ -1,4 +1,4 @@
-"""Benchmark: the staged-write design under load. Results go to docs/benchmarks/ops.md.
+"""Benchmark: the staged-write design under load. Results are recorded in docs/benchmarks.md.
 
 1. Write cost against database size: one small write (5 rows) through pulse.db.write_session,
    split into the staging copy and the rest, for a snapshot database grown with synthetic rows.

@@ -1,5 +1,5 @@
 """Benchmark: run the training-speed probe and print its result as a Markdown table for
-docs/benchmarks/probe.md (machine, date and load included).
+docs/benchmarks.md (machine, date and load included).
 
     python bench/probe.py -- --device cpu --precision fp32,bf16 --steps 50 --budget 500
     python bench/probe.py --from probe-results/probe-....json

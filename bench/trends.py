@@ -4,7 +4,7 @@ Config: synthetic weekly series (260 weeks, sizes spanning 200x); stitching time
 terms; accuracy over 20 seeds per term count; CSV import of a synthetic 5-year daily export
 (1,827 rows x 5 terms) timed 5x into a fresh database; the Trends page run 1x cold then 10x warm
 with AppTest on a database holding a 13-framework request. Prints Markdown for
-docs/benchmarks/trends.md. All data is synthetic.
+docs/benchmarks.md. All data is synthetic.
 """
 
 from __future__ import annotations
