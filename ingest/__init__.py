@@ -5,12 +5,13 @@ fetch functions that do IO and return plain data, parse/save functions that turn
 into observation rows, and `run(db_path, ...) -> store.Run`. Sources are listed in SOURCES.
 """
 
-# name -> module path; the runner and `pulse status` import them lazily from here.
+# name -> module path; the runner and `pulse status` import them lazily from here. Only
+# sources that can run unattended are listed: file imports (trends-csv, hub-stats) and the
+# probe (measured by hand on the hardware of interest) are loaded by their own commands.
 SOURCES: dict[str, str] = {
     "snapshot": "ingest.snapshot",
     "trends": "ingest.trends",
     "github": "ingest.github",
     "paperswithcode": "ingest.paperswithcode",
     "huggingface": "ingest.huggingface",
-    "probe": "ingest.probe",
 }
