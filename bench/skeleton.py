@@ -103,7 +103,7 @@ def main() -> None:
         pages = bench_pages(db)
         first = bench_first_chart(db)
     print(f"Machine: {machine}; date: {time.strftime('%Y-%m-%d')}\n")
-    print(f"| what | median | min | max |\n|---|---|---|---|")
+    print("| what | median | min | max |\n|---|---|---|---|")
     print(f"| build database from snapshot | {statistics.median(builds)*1000:.0f} ms | {min(builds)*1000:.0f} ms | {max(builds)*1000:.0f} ms |")
     print(f"| server start to Overview's first chart in Chromium | {statistics.median(first):.2f} s | {min(first):.2f} s | {max(first):.2f} s |")
     print("\n| page | cold run | warm median | warm p90 |\n|---|---|---|---|")

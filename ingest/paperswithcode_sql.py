@@ -81,7 +81,7 @@ def _quarter_label(dates: pd.Series) -> pd.Series:
 def observations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per-quarter observation rows (date = first day of the quarter) from pwc_links / pwc_papers."""
     counts = con.execute(
-        f"""
+        """
         SELECT CAST(date_trunc('quarter', paper_date) AS DATE) AS date, framework,
                count(*) AS n, count(*) FILTER (WHERE is_official) AS n_off,
                string_agg(DISTINCT coalesce(framework_raw, '(null)'), ', ' ORDER BY coalesce(framework_raw, '(null)')) AS raw

@@ -8,11 +8,12 @@ import zlib
 from xml.etree import ElementTree
 
 import pandas as pd
+import pytest
 import plotly.graph_objects as go
 
-from analytics import charts
+from analytics import charts, render
 from analytics.charts import ChartOptions, ChartResult
-from pulse import registry
+from pulse import db, registry
 
 TEST_CHART = "test-synthetic-bars"
 
@@ -73,3 +74,24 @@ def synthetic_chart(con, options: ChartOptions) -> ChartResult:
     charts.style(fig, "Synthetic bars", options, "synthetic units")
     return ChartResult(fig, frame, "Synthetic bars", ["synthetic test data"], "2024-01-31", options.transform_label(),
                        ["Synthetic: made up for the export tests."])
+
+
+# Shared by the export tests (CI installs Chromium, so these run there).
+needs_chromium = pytest.mark.skipif(render.chromium_path() is None, reason="needs Chromium (apt-get install -y chromium)")
+
+
+@pytest.fixture
+def test_chart():
+    """Register a test-only chart beside the real ones; exports must handle any catalogue entry."""
+    charts.catalog()
+    charts.chart(TEST_CHART, "Synthetic bars (test)", page="test")(synthetic_chart)
+    yield TEST_CHART
+    charts.CHARTS.pop(TEST_CHART, None)
+
+
+@pytest.fixture
+def con(snapshot_db):
+    """A read connection on the snapshot database."""
+    connection = db.open_read(snapshot_db)
+    yield connection
+    connection.close()

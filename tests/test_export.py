@@ -16,26 +16,11 @@ import pytest
 
 from analytics import charts, export, render
 from analytics.charts import ChartOptions
-from pulse import db
 from tests import export_helpers as h
-
-needs_chromium = pytest.mark.skipif(render.chromium_path() is None, reason="needs Chromium (apt-get install -y chromium)")
-
-
-@pytest.fixture
-def test_chart():
-    """Register a test-only chart beside the real ones; exports must handle any catalogue entry."""
-    charts.catalog()
-    charts.chart(h.TEST_CHART, "Synthetic bars (test)", page="test")(h.synthetic_chart)
-    yield h.TEST_CHART
-    charts.CHARTS.pop(h.TEST_CHART, None)
+from tests.export_helpers import con, needs_chromium, test_chart  # noqa: F401  (shared fixtures)
 
 
-@pytest.fixture
-def con(snapshot_db):
-    connection = db.open_read(snapshot_db)
-    yield connection
-    connection.close()
+
 
 
 def all_charts():

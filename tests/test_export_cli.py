@@ -10,20 +10,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from analytics import charts, export, render
+from analytics import charts, export
 from pulse import config
 from pulse.cli import main
 from tests import export_helpers as h
+from tests.export_helpers import con, needs_chromium, test_chart  # noqa: F401  (shared fixtures)
 
-needs_chromium = pytest.mark.skipif(render.chromium_path() is None, reason="needs Chromium (apt-get install -y chromium)")
 
-
-@pytest.fixture
-def test_chart():
-    charts.catalog()
-    charts.chart(h.TEST_CHART, "Synthetic bars (test)", page="test")(h.synthetic_chart)
-    yield h.TEST_CHART
-    charts.CHARTS.pop(h.TEST_CHART, None)
 
 
 def run(*args):

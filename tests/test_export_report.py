@@ -9,29 +9,15 @@ import pytest
 
 from analytics import charts, claims, export, render, report
 from analytics.charts import ChartOptions
-from pulse import db
 from tests import export_helpers as h
+from tests.export_helpers import con, needs_chromium, test_chart  # noqa: F401  (shared fixtures)
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
-needs_chromium = pytest.mark.skipif(render.chromium_path() is None, reason="needs Chromium (apt-get install -y chromium)")
 needs_playwright_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs {CHROMIUM}")
 
 
-@pytest.fixture
-def test_chart():
-    charts.catalog()
-    charts.chart(h.TEST_CHART, "Synthetic bars (test)", page="test")(h.synthetic_chart)
-    yield h.TEST_CHART
-    charts.CHARTS.pop(h.TEST_CHART, None)
-
-
-@pytest.fixture
-def con(snapshot_db):
-    connection = db.open_read(snapshot_db)
-    yield connection
-    connection.close()
 
 
 def open_offline(path: Path, check):
