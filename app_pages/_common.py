@@ -153,10 +153,6 @@ def _file_stem(name: str, as_of: str) -> str:
     return f"{slug}-{as_of}" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of or "") else slug
 
 
-# st.download_button(data=callable) builds the file only on click (Streamlit >= 1.52, PR #12942).
-DEFERRED_DOWNLOADS = "callable" in (st.download_button.__doc__ or "")
-
-
 def show_downloads(result: ChartResult, key: str, options: ChartOptions, chart: str | None) -> None:
     """PNG, SVG, PDF, HTML and CSV downloads, each built only when clicked, plus a link to this view."""
     from analytics import export
@@ -165,21 +161,11 @@ def show_downloads(result: ChartResult, key: str, options: ChartOptions, chart: 
     stem = _file_stem(chart or result.title, result.as_of)
     unavailable = export.render.unavailable_reason()  # no Chromium (or no kaleido): images off, say how to fix
     columns = st.columns([1, 1, 1, 1, 1, 2], gap="small")
-    prepared = st.session_state.setdefault(f"{key}_download_prepared", {})
     for column, fmt in zip(columns, export.FORMATS, strict=False):
         needs_browser = fmt in export.IMAGE_FORMATS
-        data = partial(export.export, result, options, fmt, chart, link)
-        if not DEFERRED_DOWNLOADS:
-            # Older Streamlit builds the data on every rerun: build each file on request instead.
-            if (fmt, link) not in prepared:
-                if column.button(f"Prepare {fmt.upper()}", key=f"{key}_prepare_{fmt}",
-                                 disabled=needs_browser and unavailable is not None):
-                    prepared[(fmt, link)] = data()
-                    st.rerun()
-                continue
-            data = prepared[(fmt, link)]
         column.download_button(
-            fmt.upper(), data=data,
+            # A callable is called only when the button is clicked (Streamlit >= 1.52).
+            fmt.upper(), data=partial(export.export, result, options, fmt, chart, link),
             file_name=f"{stem}.{fmt}", mime=export.FORMATS[fmt], key=f"{key}_download_{fmt}",
             on_click="ignore", disabled=needs_browser and unavailable is not None, icon=":material/download:",
             help=unavailable if needs_browser and unavailable else f"{fmt.upper()} with the sources, as-of date and view on it",

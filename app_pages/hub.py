@@ -51,7 +51,7 @@ with st.expander("Data behind this page"):
         st.info("No Hugging Face data yet. Run `pulse ingest huggingface` (API, resumable) "
                 "or `pulse ingest huggingface --hub-stats models.parquet` (whole-Hub snapshot).")
     else:
-        st.dataframe(status, hide_index=True, use_container_width=True)
+        st.dataframe(status, hide_index=True, width="stretch")
         st.caption("A framework's API counts appear once every one of its tags' crawls is complete.")
 
 libraries = CHARTS["hf-libraries"].builder(con, options)

@@ -66,6 +66,6 @@ if repos.empty:
 for framework, group in repos.groupby("framework", sort=False):
     st.markdown(f"**{pwc.label(framework)}**: repositories linked to the most {chosen} papers")
     st.dataframe(group.drop(columns="framework").rename(columns={"repo_url": "repository", "papers": "papers", "official": "official"}),
-                 hide_index=True, use_container_width=True, column_config={"repository": st.column_config.LinkColumn()})
+                 hide_index=True, width="stretch", column_config={"repository": st.column_config.LinkColumn()})
 st.caption(f"Source: {pwc.SOURCE_LABEL}, raw table pwc_links; as of archive end {pwc.archive_end(con)}. "
            "A repository counts once per paper it implements.")

@@ -42,3 +42,17 @@ def snapshot_db(tmp_path, tmp_path_factory) -> Path:
     target = tmp_path / "pulse.duckdb"
     shutil.copyfile(_SNAPSHOT_CACHE["db"], target)
     return target
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Close what AppTest runs left in Streamlit's resource cache (open DuckDB connections).
+
+    Left open, they outlive the DuckDB module at interpreter exit and nanobind prints a page of
+    "leaked instance" warnings after pytest's summary.
+    """
+    import gc
+
+    import streamlit as st
+
+    st.cache_resource.clear()
+    gc.collect()

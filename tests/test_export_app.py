@@ -78,19 +78,3 @@ def test_without_chromium_images_are_off_with_install_advice(monkeypatch, snapsh
     assert not found["HTML"].disabled and not found["CSV"].disabled
     assert any("apt-get install -y chromium" in c.value for c in at.caption)
     assert captured["CSV"]().startswith(b"# Framework Pulse export")
-
-
-def test_older_streamlit_builds_files_on_request(monkeypatch, snapshot_db, captured):
-    """Without callable downloads, a "Prepare" button builds each file; nothing is built up front."""
-    from app_pages import _common
-
-    monkeypatch.setattr(_common, "DEFERRED_DOWNLOADS", False)
-    at = run_page(monkeypatch, snapshot_db, frameworks="tensorflow")
-    assert buttons(at) == {}
-    prepare = {b.label: b for b in at.button}
-    assert {"Prepare PNG", "Prepare CSV", "Prepare HTML"} <= set(prepare)
-    prepare["Prepare CSV"].click().run()
-    assert not at.exception
-    assert list(buttons(at)) == ["CSV"]
-    assert captured["CSV"].startswith(b"# Framework Pulse export")
-    assert b"View: TensorFlow" in captured["CSV"]

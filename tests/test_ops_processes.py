@@ -184,7 +184,7 @@ def test_full_disk_during_ingest_leaves_the_previous_database(snapshot_db, tmp_p
     small = tmp_path / "small"
     size = snapshot_db.stat().st_size
     # copy-fails: room for the live file and half a copy; write-fails: room for two copies and a little.
-    _mount_tmpfs(small, str(int(size * 1.5)) if batch == "5" else str(int(size * 2) + 600_000))
+    _mount_tmpfs(small, str(int(size * 1.5)) if batch == "5" else str(int(size * 2) + 1_500_000))
     try:
         live = small / "pulse.duckdb"
         live.write_bytes(snapshot_db.read_bytes())

@@ -21,7 +21,7 @@ NAME = "counter"
 DESCRIPTION = "Synthetic counter (tests only)"
 CADENCE = dt.timedelta(hours=1)
 METRIC = "synthetic_counter"
-BASE = dt.date(2000, 1, 1)
+BASE = dt.date(1700, 1, 1)  # 200,000 daily rows must stay inside pandas 2.x's nanosecond range (up to 2262)
 
 
 def fetch_batch(url: str) -> tuple[dict, int]:
