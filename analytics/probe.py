@@ -35,7 +35,11 @@ def cases(con: duckdb.DuckDBPyConnection, *, ok_only: bool = True) -> pd.DataFra
 
 def devices(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Device labels, most recently probed first."""
-    frame = cases(con)
+    return device_labels(cases(con))
+
+
+def device_labels(frame: pd.DataFrame) -> list[str]:
+    """The device labels of `cases()` rows, most recently probed first."""
     if frame.empty:
         return []
     return list(frame.groupby("device_label")["started_at"].max().sort_values(ascending=False).index)
@@ -47,7 +51,11 @@ def latest_snapshot(con: duckdb.DuckDBPyConnection, device_label: str | None = N
     A run of only some frameworks does not hide the others' latest results; `run_id` says which
     run each row comes from.
     """
-    frame = cases(con)
+    return latest_of(cases(con), device_label)
+
+
+def latest_of(frame: pd.DataFrame, device_label: str | None = None) -> pd.DataFrame:
+    """latest_snapshot() of already-read `cases()` rows."""
     if device_label:
         frame = frame[frame["device_label"] == device_label]
     if frame.empty:
@@ -82,10 +90,12 @@ def speedups(frame: pd.DataFrame) -> pd.DataFrame:
     return wide[["run_id", "device_label", "framework", "precision", "eager_tokens_per_s", "compiled_tokens_per_s", "speedup", "started_at"]]
 
 
-def _device(con, options: ChartOptions) -> str | None:
+def _device_cases(con, options: ChartOptions) -> tuple[str | None, pd.DataFrame]:
+    """The chosen (else the latest) device and every case, read once per chart."""
+    frame = cases(con)
     chosen = options.extra.get("device")
-    known = devices(con)
-    return chosen if chosen in known else (known[0] if known else None)
+    known = device_labels(frame)
+    return (chosen if chosen in known else (known[0] if known else None)), frame
 
 
 def _as_of(frame: pd.DataFrame) -> str:
@@ -123,8 +133,8 @@ def _bars(frame: pd.DataFrame, value: str, fmt: str) -> go.Figure:
 
 @chart("probe-throughput", "Training throughput by framework and mode (latest probe)", page="probe")
 def throughput_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
-    device = _device(con, options)
-    frame = latest_snapshot(con, device) if device else cases(con)
+    device, everything = _device_cases(con, options)
+    frame = latest_of(everything, device) if device else everything
     title = f"Training throughput, latest probe on {device}" if device else "Training throughput"
     if frame.empty:
         return ChartResult(empty_figure("No probe results yet: run `pulse probe run`.", options), frame, title, [], "no data")
@@ -136,8 +146,8 @@ def throughput_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> C
 
 @chart("probe-mfu", "Model FLOPs utilisation by framework and mode (latest probe)", page="probe")
 def mfu_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
-    device = _device(con, options)
-    frame = latest_snapshot(con, device) if device else cases(con)
+    device, everything = _device_cases(con, options)
+    frame = latest_of(everything, device) if device else everything
     title = f"MFU, latest probe on {device}" if device else "MFU"
     frame = frame.dropna(subset=["mfu"]) if not frame.empty else frame
     if frame.empty:
@@ -156,8 +166,8 @@ def mfu_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartRes
 
 @chart("probe-speedup", "Compiled vs eager speed-up per framework (latest probe)", page="probe")
 def speedup_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
-    device = _device(con, options)
-    frame = ordered(speedups(latest_snapshot(con, device) if device else cases(con)))
+    device, everything = _device_cases(con, options)
+    frame = ordered(speedups(latest_of(everything, device) if device else everything))
     title = f"Compiled / eager throughput, latest probe on {device}" if device else "Compiled / eager throughput"
     if frame.empty:
         return ChartResult(empty_figure("No framework has both an eager and a compiled result yet.", options), frame, title, [], "no data")
@@ -175,8 +185,7 @@ def speedup_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Char
 
 @chart("probe-history", "Probe throughput over time", page="probe")
 def history_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
-    device = _device(con, options)
-    frame = cases(con)
+    device, frame = _device_cases(con, options)
     frame = frame[frame["device_label"] == device] if device else frame
     frame = frame[frame["framework"].isin(options.frameworks)] if options.frameworks else frame
     title = f"Probe throughput over time on {device}" if device else "Probe throughput over time"

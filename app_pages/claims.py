@@ -1,5 +1,6 @@
 """Claims: every claim in the ledger beside what the data says today."""
 
+import pandas as pd
 import streamlit as st
 
 from analytics import claims
@@ -15,8 +16,15 @@ STATUS_ICON = {
 
 st.title("Claims vs data")
 st.markdown("Each claim the articles make, the figure they quote, and what the stored data says, with the date it is measured at.")
-con = _common.connection()
-verdicts = claims.check_all(con)
+
+
+@st.cache_data(ttl=600, show_spinner="Checking the claims against the stored data...")
+def check_all(version) -> pd.DataFrame:
+    """Every verdict; recomputed only when the database file changes (version) or after 10 minutes."""
+    return claims.check_all(_common.connection())
+
+
+verdicts = check_all(_common.data_version())
 
 counts = verdicts["status"].value_counts()
 cols = st.columns(len(STATUS_ICON))

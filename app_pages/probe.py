@@ -16,8 +16,8 @@ st.caption("The same nanoGPT-style model, data, optimiser and loss in every fram
 
 @st.cache_data(ttl=300)
 def load(version) -> tuple[list[str], pd.DataFrame]:
-    con = connection()
-    return probe.devices(con), probe.cases(con)
+    frame = probe.cases(connection())
+    return probe.device_labels(frame), frame
 
 
 devices, all_cases = load(data_version())
@@ -71,7 +71,7 @@ device = st.selectbox("Device", devices, index=devices.index(requested) if reque
 st.query_params["device"] = device
 options = ChartOptions(frameworks=list(probe.FRAMEWORKS), theme=theme(), extra={"device": device})
 con = connection()
-snapshot = probe.ordered(probe.latest_snapshot(con, device))
+snapshot = probe.ordered(probe.latest_of(all_cases, device))
 as_of = str(pd.Timestamp(snapshot["started_at"].max()).date())
 if (snapshot["device"] == "cpu").all():
     st.warning("These results are from a CPU with the tiny CPU-sized model: they say how the frameworks' overheads "

@@ -12,6 +12,7 @@ import os
 import re
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from analytics import charts, export, render
@@ -278,3 +279,13 @@ def test_a_dead_browser_is_replaced(con):
     os.kill(pid, signal.SIGKILL)
     assert h.svg_size(export.to_svg(result, options)) == (export.WIDTH, export.HEIGHT)
     assert render.BROWSER.starts == starts + 1
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_fast_template_is_plotlys_validated_template(theme):
+    """charts.apply_template skips re-validation; the figure must be the one plotly's own path makes."""
+    fast = charts.apply_template(go.Figure(go.Bar(y=[1, 2])), theme)
+    validated = go.Figure(go.Bar(y=[1, 2])).update_layout(template=charts.template(theme))
+    assert json.loads(fast.to_json()) == json.loads(validated.to_json())
+    assert fast.layout.template.layout.paper_bgcolor == ("rgb(17,17,17)" if theme == "dark" else "white")
+    assert fast.layout._validate, "validation is back on for later updates"
