@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -120,8 +121,19 @@ def _fetch_pages(client: GitHubClient, pages: list[int], fetch_one: Callable[[in
     """Fetch pages with bounded concurrency; a RateLimited beats any other error."""
     results: dict[int, object] = {}
     errors: list[Exception] = []
+    spent = threading.Event()  # set by the worker that hit the limit, before any other page starts
+
+    def guarded(page: int) -> object:
+        if spent.is_set():
+            return None  # not asked: the run raises the RateLimited below
+        try:
+            return fetch_one(page)
+        except RateLimited:
+            spent.set()
+            raise
+
     with ThreadPoolExecutor(max_workers=workers()) as pool:
-        futures = {page: pool.submit(fetch_one, page) for page in pages}
+        futures = {page: pool.submit(guarded, page) for page in pages}
         for page, future in futures.items():
             try:
                 results[page] = future.result()
