@@ -35,15 +35,13 @@ def make_files(directory: Path, links_rows: int, papers_rows: int) -> None:
     """Write synthetic parquet files with the archive's column names under the Hub layout."""
     import duckdb
 
-    from ingest import paperswithcode as pwc
-
     con = duckdb.connect()
     papers_dir = directory / "papers-with-abstracts" / "data"
     links_dir = directory / "links-between-paper-and-code" / "data"
     papers_dir.mkdir(parents=True)
     links_dir.mkdir(parents=True)
     per_file = -(-papers_rows // 4)
-    for k, path in enumerate(pwc.PAPERS_FILES):
+    for k, path in enumerate(f"data/train-0000{i}-of-00004.parquet" for i in range(4)):
         lo, hi = k * per_file, min((k + 1) * per_file, papers_rows)
         con.execute(
             f"""
@@ -74,7 +72,7 @@ def make_files(directory: Path, links_rows: int, papers_rows: int) -> None:
                  CASE WHEN r < 55 THEN 'pytorch' WHEN r < 70 THEN 'tf' WHEN r < 95 THEN 'none' WHEN r < 97 THEN 'jax'
                       WHEN r < 98 THEN 'mindspore' WHEN r < 99 THEN 'paddle' ELSE 'mxnet' END AS framework
           FROM (SELECT i, hash(i * 7) % {papers_rows} AS p, hash(i * 13) % 100 AS r FROM range({links_rows}) t(i))
-        ) TO '{links_dir / Path(pwc.LINKS_FILES[0]).name}' (FORMAT parquet)
+        ) TO '{links_dir / 'train-00000-of-00001.parquet'}' (FORMAT parquet)
         """
     )
 

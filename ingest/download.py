@@ -22,6 +22,7 @@ is resumed with `Range` after an interruption.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -31,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
@@ -45,9 +46,136 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 16  # small reads: a broken connection loses at most one chunk
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+# A JSON answer (a listing page) larger than this is refused rather than held in memory:
+# a real 1,000-entry page is about 1 MB.
+MAX_JSON_BYTES = 32 << 20
+MAX_TREE_PAGES = 200  # a dataset of 200,000 files is not the archive; stop rather than loop
+
 
 def hf_endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = -1  # unparsable port: matches nothing
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def same_origin(url: str, base: str) -> bool:
+    """True when `url` has the scheme, host and port of `base` (tokens go only there).
+
+    Local stand-in for the helper of the same name planned for ingest/http.py.
+    """
+    return origin(url) == origin(base)
+
+
+def read_json_capped(response: requests.Response, url: str, limit: int = MAX_JSON_BYTES):
+    """The JSON body of a streamed response, refusing bodies over `limit` bytes."""
+    declared = _int(response.headers.get("Content-Length"))
+    if declared is not None and declared > limit:
+        response.close()
+        raise SourceError(f"{safe_url(url)} answered {declared:,} bytes, more than the {limit:,} a page may have; not read.",
+                          "Check HF_ENDPOINT points at the Hugging Face Hub (or a mirror of its API).")
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_content(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise SourceError(f"{safe_url(url)} sent more than {limit:,} bytes for one page; stopped reading.",
+                                  "Check HF_ENDPOINT points at the Hugging Face Hub (or a mirror of its API).")
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise SourceError(f"Reading {safe_url(url)} broke off ({_reason(exc)}).", "Check the network, then run again.") from None
+    finally:
+        response.close()
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError:
+        raise SourceError(f"{safe_url(url)} answered a body that is not JSON.",
+                          "Check HF_ENDPOINT points at the Hugging Face Hub API.") from None
+
+
+@dataclass(frozen=True)
+class TreeFile:
+    """One file of a Hub repository listing: path, size and (LFS files) sha256."""
+
+    path: str
+    size: int | None
+    sha256: str | None
+
+
+def tree_url(repo: str, revision: str = "main", repo_type: str = "datasets") -> str:
+    """`{HF_ENDPOINT}/api/datasets/{repo}/tree/{revision}` (what HfApi.list_repo_tree asks)."""
+    return f"{hf_endpoint()}/api/{repo_type}/{repo}/tree/{quote(revision, safe='')}"
+
+
+def list_tree(repo: str, revision: str = "main", *, session: requests.Session | None = None,
+              timeout=DEFAULT_TIMEOUT, max_pages: int = MAX_TREE_PAGES) -> tuple[list[TreeFile], int]:
+    """Every file of a Hub repository at `revision` (recursive), and the requests made.
+
+    Pages are followed by their `Link: rel="next"` like the Hub paginates, only to the
+    HF_ENDPOINT origin (the token goes nowhere else); a repeated page URL or more than
+    `max_pages` pages ends the listing with a SourceError.
+    """
+    session = session or hf_session()
+    base = hf_endpoint()
+    url: str | None = tree_url(repo, revision)
+    params: dict | None = {"recursive": "true", "expand": "false"}
+    seen: set[str] = set()
+    files: list[TreeFile] = []
+    made = 0
+    while url:
+        if len(seen) >= max_pages:
+            raise SourceError(f"The file listing of {repo} ran past {max_pages} pages; stopped.",
+                              "Check HF_ENDPOINT points at the Hugging Face Hub (or a mirror of it).")
+        try:
+            response = session.get(url, params=params, timeout=timeout, stream=True, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise SourceError(f"Could not reach {safe_url(url)} ({_reason(exc)}).", "Check the network or HF_ENDPOINT, then retry.") from None
+        made += 1
+        seen.add(response.url)
+        if response.status_code != 200:
+            response.close()
+            raise _status_error(response, response.url)
+        body = read_json_capped(response, response.url)
+        if not isinstance(body, list):
+            raise SourceError(f"{safe_url(response.url)} answered {type(body).__name__} where a JSON list of files was expected.",
+                              "Check HF_ENDPOINT points at the Hugging Face Hub (or a mirror of it).")
+        for entry in body:
+            if not isinstance(entry, dict) or entry.get("type") != "file" or not isinstance(entry.get("path"), str):
+                continue
+            lfs = entry.get("lfs") if isinstance(entry.get("lfs"), dict) else {}
+            sha = lfs.get("oid") if isinstance(lfs.get("oid"), str) and SHA256_RE.match(lfs.get("oid")) else None
+            size = lfs.get("size", entry.get("size"))
+            files.append(TreeFile(entry["path"], size if isinstance(size, int) and size >= 0 else None, sha))
+        next_url = response.links.get("next", {}).get("url")
+        if next_url:
+            next_url = urljoin(response.url, next_url)
+            if not same_origin(next_url, base):
+                raise SourceError(f"The listing of {repo} pointed its next page at another host ({origin(next_url)[1]}); not followed.",
+                                  "Check HF_ENDPOINT; the token is only ever sent to that host.")
+            if next_url in seen:
+                raise SourceError(f"The listing of {repo} repeated a page ({safe_url(next_url)}); stopped.",
+                                  "The server's pagination loops; try again later or use --from with downloaded files.")
+        url, params = next_url, None
+    return files, made
+
+
+def no_space(path: Path, exc: OSError) -> SourceError:
+    """One clear message for a full disk (or quota) while writing under the raw directory."""
+    return SourceError(f"No space left on the device writing {config.display_path(path)} ({os.strerror(exc.errno or errno.ENOSPC)}).",
+                       "Free some space there or set PULSE_RAW_DIR to a folder on a larger disk, then run again "
+                       "(nothing was stored; downloads resume).")
+
+
+def is_no_space(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def hf_resolve_url(repo: str, path: str, revision: str = "main", repo_type: str = "datasets") -> str:
@@ -234,6 +362,10 @@ def download(
             got = _download_once(url, target, session, progress, timeout)
             got.requests += spent
             return got
+        except OSError as exc:
+            if is_no_space(exc):
+                raise no_space(target, exc) from None
+            raise
         except Interrupted as exc:
             spent += getattr(exc, "requests", 0)
             if attempt == retries:
@@ -323,6 +455,11 @@ def _download_once(url: str, target: Path, session: requests.Session, progress: 
             try:
                 with open(part, mode) as fh:
                     for chunk in response.iter_content(CHUNK):
+                        if total is not None and done + len(chunk) > total:
+                            # More than announced: keep no byte past the size (sha256 then decides).
+                            chunk = chunk[: max(total - done, 0)]
+                        if not chunk:
+                            break
                         fh.write(chunk)
                         hasher.update(chunk)
                         done += len(chunk)

@@ -7,6 +7,12 @@ mentioned_in_paper (bool), mentioned_in_github (bool), framework (string)`; pape
 methods`. Types not given there follow the PwC JSON dumps the archive was converted from:
 authors/tasks lists of strings, methods a list of structs, date a 'YYYY-MM-DD' string.
 
+The fake Hub's file listing encodes the Hub's `/api/datasets/{repo}/tree/{revision}?recursive=true`
+answer (what huggingface_hub's HfApi.list_repo_tree reads): a JSON list of
+`{"type": "file", "oid": <git blob sha1>, "size", "path", "lfs": {"oid": <sha256>, "size",
+"pointerSize"}}` and `{"type": "directory", "oid", "size": 0, "path"}` entries, paginated by
+`Link: <...?cursor=...>; rel="next"`.
+
 The fake Hub encodes SOURCES.md's URL shape `{HF_ENDPOINT}/datasets/{repo}/resolve/{revision}/{path}`
 and the Hub's resolve behaviour for LFS files (documented in ingest/download.py): HEAD and GET
 answer 302 to a CDN URL with `X-Linked-Etag` (sha256), `X-Linked-Size`, `X-Repo-Commit`; the
@@ -25,6 +31,9 @@ import pyarrow.parquet as pq
 from werkzeug import Request, Response
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+# The archive's shard names as of 2025 (SOURCES.md): fixture layout only; the ingest lists them.
+LINKS_FILES = ("data/train-00000-of-00001.parquet",)
+PAPERS_FILES = tuple(f"data/train-0000{i}-of-00004.parquet" for i in range(4))
 
 LINKS_SCHEMA = pa.schema([
     ("paper_url", pa.string()), ("paper_title", pa.string()), ("paper_arxiv_id", pa.string()),
@@ -87,9 +96,9 @@ def write_archive(directory: Path) -> dict[str, bytes]:
     from ingest import paperswithcode as pwc
 
     files: dict[str, bytes] = {}
-    tables = [(pwc.LINKS_REPO, pwc.LINKS_FILES[0], links_table())]
+    tables = [(pwc.LINKS_REPO, LINKS_FILES[0], links_table())]
     chunks = [PAPERS[0:3], PAPERS[3:6], PAPERS[6:7], PAPERS[7:]]
-    tables += [(pwc.PAPERS_REPO, path, papers_table(rows)) for path, rows in zip(pwc.PAPERS_FILES, chunks, strict=True)]
+    tables += [(pwc.PAPERS_REPO, path, papers_table(rows)) for path, rows in zip(PAPERS_FILES, chunks, strict=True)]
     for repo, path, table in tables:
         target = directory / repo.split("/", 1)[1] / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,10 +119,40 @@ class FakeHub:
     gets: list[tuple[str, str | None]] = field(default_factory=list)  # (key, Range header) per CDN GET
     heads: int = 0
     auth_seen: list[str | None] = field(default_factory=list)
+    tree_page: int = 3  # entries per listing page (the Hub: 1,000)
+    listings: int = 0
 
     def install(self, httpserver) -> None:
+        httpserver.expect_request(re.compile(r"^/api/datasets/[^/]+/[^/]+/tree/.+")).respond_with_handler(self.tree)
         httpserver.expect_request(re.compile(r"^/datasets/.+/resolve/.+")).respond_with_handler(self.resolve)
         httpserver.expect_request(re.compile(r"^/cdn/.+")).respond_with_handler(self.cdn)
+
+    def tree(self, request: Request) -> Response:
+        import json
+
+        repo = re.match(r"^/api/datasets/([^/]+/[^/]+)/tree/", request.path).group(1)
+        self.listings += 1
+        self.auth_seen.append(request.headers.get("Authorization"))
+        entries, folders = [], set()
+        for key in sorted(self.files):
+            if not key.startswith(repo + "/"):
+                continue
+            path = key[len(repo) + 1:]
+            parts = path.split("/")
+            folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+            data = self.files[key]
+            entries.append({"type": "file", "oid": hashlib.sha1(data).hexdigest(), "size": len(data), "path": path,
+                            "lfs": {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}})
+        entries += [{"type": "directory", "oid": "0" * 40, "size": 0, "path": f} for f in sorted(folders)]
+        entries.append({"type": "file", "oid": "1" * 40, "size": 12, "path": "README.md"})
+        if not any(k.startswith(repo + "/") for k in self.files):
+            return Response('{"error":"Repository not found"}', status=404, content_type="application/json")
+        start = int(request.args.get("cursor", 0))
+        page = entries[start:start + self.tree_page]
+        headers = {}
+        if start + self.tree_page < len(entries):
+            headers["Link"] = f'<{request.host_url}api/datasets/{repo}/tree/main?recursive=true&cursor={start + self.tree_page}>; rel="next"'
+        return Response(json.dumps(page), status=200, headers=headers, content_type="application/json")
 
     def _key(self, path: str) -> tuple[str, str]:
         match = re.match(r"^/datasets/(.+?/.+?)/resolve/([^/]+)/(.+)$", path)

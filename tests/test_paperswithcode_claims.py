@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import claims
 from ingest import paperswithcode as pwc
-from tests.pwc_archive import links_table, papers_table
+from tests.pwc_archive import LINKS_FILES, PAPERS_FILES, links_table, papers_table
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -43,11 +43,11 @@ def write_synthetic(directory):
                 if framework is not None:
                     links.append((slug, f"https://github.com/{framework}/repo{i % 3}", False, framework))
     papers.append(("closing", "2024-03-31"))
-    target = directory / "links-between-paper-and-code" / pwc.LINKS_FILES[0]
+    target = directory / "links-between-paper-and-code" / LINKS_FILES[0]
     target.parent.mkdir(parents=True)
     pq.write_table(links_table(links), target)
     quarter = len(papers) // 4 + 1
-    for i, path in enumerate(pwc.PAPERS_FILES):
+    for i, path in enumerate(PAPERS_FILES):
         target = directory / "papers-with-abstracts" / path
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(papers_table(papers[i * quarter:(i + 1) * quarter]), target)

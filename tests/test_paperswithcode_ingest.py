@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from ingest import paperswithcode as pwc
 from pulse.cli import main
 from pulse.errors import SourceError
-from tests.pwc_archive import COMMIT, FakeHub, links_table, write_archive
+from tests.pwc_archive import COMMIT, LINKS_FILES, FakeHub, links_table, write_archive
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def obs(db_file, metric, variant, date, framework="all"):
 def test_download_and_shares_match_hand_computed_values(hub, db_file):
     run = pwc.run(db_file)
     assert run.status == "ok" and run.rows > 0
-    assert len(hub.gets) == 5 and run.requests == 10  # a HEAD and a GET per file
+    assert len(hub.gets) == 5 and run.requests == 13  # 3 listing pages, then a HEAD and a GET per file
     share = "pwc_implementation_share"
     expected = {
         ("all", "2020-01-01", "pytorch"): 3 / 5, ("all", "2020-01-01", "tensorflow"): 1 / 5, ("all", "2020-01-01", "none"): 1 / 5,
@@ -96,7 +96,7 @@ def test_raw_tables_provenance_and_run_record(hub, db_file):
     detail = json.loads(detail)
     assert status == "ok" and detail["links"] == 10 and detail["links_dated"] == 8
     assert detail["frameworks_raw"] == {"pytorch": 4, "tf": 3, "none": 1, "mindspore": 1, "jax": 1}
-    assert all(f["verified"] == ["size", "sha256"] for f in detail["files"])
+    assert all(f["verified"] == ["size", "sha256", "listed size", "listed sha256"] for f in detail["files"])
 
 
 def test_second_run_downloads_nothing_and_is_idempotent(hub, db_file):
@@ -120,7 +120,7 @@ def test_second_run_downloads_nothing_and_is_idempotent(hub, db_file):
 
 def test_cache_damaged_on_disk_is_caught_before_loading(hub, db_file):
     pwc.run(db_file)
-    cached = pwc.cache_target(pwc.LINKS_REPO, pwc.LINKS_FILES[0])
+    cached = pwc.cache_target(pwc.LINKS_REPO, LINKS_FILES[0])
     data = bytearray(cached.read_bytes())
     data[100] ^= 0xFF  # same size, different bytes
     cached.write_bytes(bytes(data))
@@ -128,7 +128,7 @@ def test_cache_damaged_on_disk_is_caught_before_loading(hub, db_file):
         pwc.run(db_file, force=True)
     assert not cached.exists()
     again = pwc.run(db_file, force=True)  # downloads it afresh
-    assert again.status == "ok" and again.detail["downloaded_bytes"] == len(hub.files[f"{pwc.LINKS_REPO}/{pwc.LINKS_FILES[0]}"])
+    assert again.status == "ok" and again.detail["downloaded_bytes"] == len(hub.files[f"{pwc.LINKS_REPO}/{LINKS_FILES[0]}"])
 
 
 def test_from_dir_loads_without_network(archive, db_file):
@@ -140,7 +140,7 @@ def test_from_dir_loads_without_network(archive, db_file):
 def test_truncated_parquet_is_rejected_and_db_untouched(archive, db_file):
     directory, _ = archive
     pwc.run(db_file, from_dir=directory)
-    links = directory / "links-between-paper-and-code" / pwc.LINKS_FILES[0]
+    links = directory / "links-between-paper-and-code" / LINKS_FILES[0]
     links.write_bytes(links.read_bytes()[:-200])  # size changes, so the fingerprint does too
     with pytest.raises(SourceError, match="truncated or corrupt") as err:
         pwc.run(db_file, from_dir=directory)
@@ -156,7 +156,7 @@ def test_mostly_unjoined_links_mark_the_run_partial(archive, db_file):
 
     directory, _ = archive
     rows = [("p1", "https://github.com/a/x", True, "pytorch")] + [(f"gone{i}", "https://github.com/a/y", False, "tf") for i in range(3)]
-    pq.write_table(links_table(rows), directory / "links-between-paper-and-code" / pwc.LINKS_FILES[0])
+    pq.write_table(links_table(rows), directory / "links-between-paper-and-code" / LINKS_FILES[0])
     run = pwc.run(db_file, from_dir=directory)
     assert run.status == "partial" and "1 of 4 links (25%) joined a dated paper" in run.error
     assert obs(db_file, "pwc_implementation_share", "all", "2020-01-01", "pytorch")[0] == pytest.approx(1.0)
@@ -166,7 +166,7 @@ def test_schema_change_is_named(archive, db_file):
     import pyarrow.parquet as pq
 
     directory, _ = archive
-    links = directory / "links-between-paper-and-code" / pwc.LINKS_FILES[0]
+    links = directory / "links-between-paper-and-code" / LINKS_FILES[0]
     pq.write_table(links_table().drop(["framework"]), links)
     with pytest.raises(SourceError, match="lacks columns framework"):
         pwc.run(db_file, from_dir=directory)
