@@ -75,8 +75,9 @@ def same_origin(url: str, base: str) -> bool:
     return origin(url) == origin(base)
 
 
-def read_json_capped(response: requests.Response, url: str, limit: int = MAX_JSON_BYTES):
-    """The JSON body of a streamed response, refusing bodies over `limit` bytes."""
+def read_json_capped(response: requests.Response, url: str, limit: int | None = None):
+    """The JSON body of a streamed response, refusing bodies over `limit` bytes (MAX_JSON_BYTES)."""
+    limit = limit or MAX_JSON_BYTES
     declared = _int(response.headers.get("Content-Length"))
     if declared is not None and declared > limit:
         response.close()

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import requests
 
-from ingest import huggingface_metrics as metrics
+from ingest import download, huggingface_metrics as metrics
 from ingest.http import Fetcher, make_session
 from ingest.huggingface_api import HubClient, Model, first_page_params, models_url, parse_page
 from pulse import config, db, registry, store
@@ -38,6 +38,9 @@ CADENCE = dt.timedelta(days=7)
 # resume of the other tags must not restart the finished ones).
 FRESH_FOR = dt.timedelta(days=3)
 CHECKPOINT_PAGES = 50  # pages fetched between two writes (each write copies the database)
+# Most pages one tag's crawl may take in one run: the largest tag (transformers, ~1.5 M models
+# in 2026) needs ~1,500; a server handing out fresh cursors for ever stops here.
+MAX_PAGES_PER_TAG = 5000
 METRICS = ("hf_models", "hf_models_new", "hf_model_share", "hf_tf_keras_models_also_pytorch")
 
 log = logging.getLogger(__name__)
@@ -130,10 +133,18 @@ def save_checkpoint(con, tag: str, state: dict, batch: dict[str, Model], pages: 
 def _keep_raw(run: store.Run, tag: str, url: str, body, next_url: str | None) -> Path:
     """Append one page to $PULSE_RAW_DIR/huggingface/<run_id>/<tag>.jsonl.gz (replayable with --replay)."""
     folder = config.raw_dir() / NAME / run.run_id
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{tag}.jsonl.gz"
-    with gzip.open(path, "at", encoding="utf-8") as fh:
-        fh.write(json.dumps({"url": config.redact(url), "next": config.redact(next_url) if next_url else None, "body": body}) + "\n")
+    # Scrubbed whole: a server echoing the token anywhere in the body must not put it on disk.
+    line = config.redact(json.dumps({"url": url, "next": next_url, "body": body})) + "\n"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "at", encoding="utf-8") as fh:
+            fh.write(line)
+    except OSError as exc:
+        if download.is_no_space(exc):
+            raise download.no_space(path, exc) from None
+        raise SourceError(f"Could not write {config.display_path(path)} ({exc.strerror or exc}).",
+                          "Check that PULSE_RAW_DIR is a writable folder, then run again (progress is saved).") from None
     return folder
 
 
@@ -159,7 +170,7 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
             summary["fresh"].append(tag)
             continue
         url = state.get("next_url") if state.get("status") == "in_progress" else None
-        if url and not url.startswith(base):
+        if url and not download.same_origin(url, base):
             log.warning("saved cursor for '%s' points away from HF_ENDPOINT; starting that tag again", tag)
             url = None
         if url:
@@ -170,6 +181,7 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
             url, params = models_url(base), first_page_params(tag)
         batch: dict[str, Model] = {}
         pages = skipped = 0
+        asked_urls: set[str] = set()
 
         def checkpoint(next_url: str | None) -> None:
             nonlocal batch, pages, skipped
@@ -189,9 +201,18 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
                 if pages_left is not None and pages_left <= 0:
                     summary["stopped"] = f"--max-pages {max_pages} reached"
                     break
-                body, next_url = client.get_page(url, params)
-                asked = url if params is None else requests.Request("GET", url, params=params).prepare().url
-                raw = _keep_raw(run, tag, asked, body, next_url)
+                if summary["pages"].get(tag, 0) >= MAX_PAGES_PER_TAG:
+                    raise SourceError(f"The crawl of '{tag}' passed {MAX_PAGES_PER_TAG:,} pages in one run; stopped.",
+                                      "Check HF_ENDPOINT points at the Hugging Face Hub; progress is saved.")
+                # One full URL from here on: a checkpoint after a failure saves exactly the page asked.
+                url = url if params is None else requests.Request("GET", url, params=params).prepare().url
+                params = None
+                asked_urls.add(url)
+                body, next_url = client.get_page(url)
+                if next_url and next_url in asked_urls:  # refused before storing: the page itself is suspect
+                    raise SourceError(f"The crawl of '{tag}' was sent back to a page it already fetched ({download.safe_url(next_url)}); stopped.",
+                                      "The server's pagination loops; run again later. Progress is saved.")
+                raw = _keep_raw(run, tag, url, body, next_url)
                 run.detail["raw_dir"] = config.display_path(raw.parent)
                 models, bad = parse_page(body, known, url)
                 batch.update((m.id, m) for m in models)
@@ -284,7 +305,7 @@ def run(db_path: Path, frameworks: list[str] | None = None, max_pages: int | Non
     tags = tags_for(frameworks)
     with store.tracked_run(db_path, NAME) as run_:
         fetcher = Fetcher(make_session(config.secret("HF_TOKEN")), sleep=sleep)
-        client = HubClient(fetcher, sleep=sleep)
+        client = HubClient(fetcher, sleep=sleep, base=endpoint())
         error: SourceError | None = None
         try:
             summary = crawl(db_path, run_, client, tags, max_pages, dt.timedelta(0) if refresh else FRESH_FOR)

@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
+from urllib.parse import urljoin
 
+from ingest.download import origin, read_json_capped, same_origin
 from ingest.http import Fetcher, retry_after_seconds, safe_url
+from pulse import config
 from pulse.errors import RateLimited, SourceError
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 1000  # the Hub's maximum for /api/models
 # Repositories created before this moment all report it as their creation time.
 PLACEHOLDER_CREATED = dt.datetime(2022, 3, 2, 23, 29, 4)
+# A creation time outside 1990-01-01 .. today + 1 year is not a real one: the entry is skipped.
+EARLIEST_CREATED = dt.datetime(1990, 1, 1)
+# Hub repository ids: `name` or `namespace/name`, letters, digits, '-', '_', '.' (96 max per part).
+MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9._-]{1,96})?$")
 
 # "api";r=0;t=55  (the Hub's form of the IETF draft) ...
 _RATELIMIT_HF = re.compile(r'"(?P<name>[^"]*)"\s*;\s*r\s*=\s*(?P<r>\d+)\s*;\s*t\s*=\s*(?P<t>\d+)')
@@ -80,6 +86,8 @@ def parse_created(value) -> dt.datetime | None:
         return None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    if not EARLIEST_CREATED <= parsed <= dt.datetime.now() + dt.timedelta(days=366):
+        return None
     return parsed
 
 
@@ -90,14 +98,20 @@ class Model:
     tags: tuple[str, ...]  # only the tags in `known`, sorted
 
 
-def parse_model(entry, known: frozenset[str]) -> Model | None:
-    """One list entry -> Model, or None when it lacks a usable id, createdAt or tags list."""
+def parse_model(entry, known: frozenset[str], secrets: tuple[str, ...] = ()) -> Model | None:
+    """One list entry -> Model, or None when it lacks a valid id, createdAt or tags list.
+
+    An id that is not a Hub repository id, or that contains a known secret (a server echoing
+    the token), is refused: ids are stored.
+    """
     if not isinstance(entry, dict):
         return None
     model_id = entry.get("id") or entry.get("modelId")
     created = parse_created(entry.get("createdAt"))
     tags = entry.get("tags")
-    if not isinstance(model_id, str) or not model_id or created is None or not isinstance(tags, list):
+    if not isinstance(model_id, str) or not MODEL_ID.match(model_id) or created is None or not isinstance(tags, list):
+        return None
+    if any(secret in model_id for secret in secrets):
         return None
     return Model(model_id, created, tuple(sorted({t for t in tags if isinstance(t, str) and t in known})))
 
@@ -110,11 +124,12 @@ def parse_page(body, known: frozenset[str], url: str = "") -> tuple[list[Model],
             "Check HF_ENDPOINT points at the Hugging Face Hub (or a mirror of its API).",
         )
     models, skipped = [], 0
+    secrets = tuple(config.known_secret_values())
     for entry in body:
-        model = parse_model(entry, known)
+        model = parse_model(entry, known, secrets)
         if model is None:
             skipped += 1
-            log.warning("skipped a malformed model entry on %s: %.120r", safe_url(url), entry)
+            log.warning("skipped a malformed model entry on %s: %.120s", safe_url(url), config.redact(repr(entry)))
         else:
             models.append(model)
     return models, skipped
@@ -131,6 +146,7 @@ class HubClient:
 
     fetcher: Fetcher
     sleep: Callable[[float], None] = time.sleep
+    base: str | None = None  # HF_ENDPOINT: next-page links elsewhere are refused (the token goes nowhere else)
     max_wait: float = 900.0  # total seconds this client may sleep for rate limits
     max_refusals: int = 5  # 429s in a row before giving up
     waited: float = 0.0
@@ -157,12 +173,13 @@ class HubClient:
             self._wait(pause, "no request left in the window")
         refused = 0
         while True:
-            response = self.fetcher.get(url, params=params, ok=(200, 429))
+            response = self.fetcher.get(url, params=params, ok=(200, 429), stream=True)
             limit = parse_ratelimit(response.headers)
             if limit:
                 self.last_limit = limit
             if response.status_code == 200:
                 break
+            response.close()
             refused += 1
             self.refusals += 1
             if refused > self.max_refusals:
@@ -178,12 +195,13 @@ class HubClient:
             self._wait(wait + 0.5, f"429 #{refused}")
         if limit is not None and limit.remaining <= 0:
             self.pause_before_next = float(limit.reset_s) + 0.5
-        try:
-            body = response.json()
-        except (ValueError, requests.JSONDecodeError):
-            raise SourceError(
-                f"{safe_url(response.url)} answered a body that is not JSON.",
-                "Check HF_ENDPOINT points at the Hugging Face Hub API.",
-            ) from None
         next_url = response.links.get("next", {}).get("url")
+        body = read_json_capped(response, response.url)  # size-capped: a huge body is refused, not held
+        if next_url:
+            next_url = urljoin(response.url, next_url)
+            if self.base and not same_origin(next_url, self.base):
+                raise SourceError(
+                    f"{safe_url(response.url)} pointed its next page at another host ({origin(next_url)[1]}); not followed.",
+                    "Check HF_ENDPOINT; the token is only ever sent there. Progress is saved.",
+                )
         return body, next_url

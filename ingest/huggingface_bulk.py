@@ -77,12 +77,43 @@ def column_sql(columns: dict[str, str], path: Path) -> tuple[str, str, str | Non
     return created, tags, library, shape
 
 
+EARLIEST = dt.date(1990, 1, 1)
+
+
+def _as_date(us: int) -> str:
+    try:
+        return str((dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(us))).date())
+    except (OverflowError, ValueError):
+        return f"{int(us)} us after 1970"
+
+
+def check_dates(con: duckdb.DuckDBPyConnection, path: Path, created: str) -> None:
+    """Refuse the whole file when a creation time lies outside 1990-01-01 .. today + 1 year
+    (such dates would expand into millions of monthly points)."""
+    latest = dt.date.today() + dt.timedelta(days=366)
+    low_us = int((dt.datetime.combine(EARLIEST, dt.time()) - dt.datetime(1970, 1, 1)).total_seconds() * 1_000_000)
+    high_us = int((dt.datetime.combine(latest, dt.time()) - dt.datetime(1970, 1, 1)).total_seconds() * 1_000_000)
+    try:
+        low, high, bad = con.execute(
+            f"SELECT min(us), max(us), count(*) FILTER (WHERE us < ? OR us > ?) FROM (SELECT {created} AS us FROM read_parquet(?))",
+            [low_us, high_us, str(path)]).fetchone()
+    except duckdb.Error as exc:
+        raise SourceError(f"Reading {path} failed: {str(exc).splitlines()[0]}.", "Check the file is a complete hub-stats models.parquet.") from None
+    if bad:
+        raise SourceError(
+            f"{path}: {bad:,} creation times lie outside {EARLIEST}..{latest} (they run from {_as_date(low)} to {_as_date(high)}); "
+            "the file was refused whole.",
+            "Check the file is hub-stats models.parquet as the dataset publishes it (creation times are never before 1990 or in the future).",
+        )
+
+
 def read_file(path: Path, frameworks: list[str] | None = None) -> dict:
     """Scan the file once; return the grouped table and what is needed to turn it into metrics."""
     con = duckdb.connect()
     try:
         columns = describe(con, path)
         created, tags, library, shape = column_sql(columns, path)
+        check_dates(con, path, created)
         bits = metrics.all_tags()
         try:
             agg = metrics.aggregate(con, "read_parquet(?)", [str(path)], created, tags, library, bits)

@@ -72,6 +72,8 @@ def register(main: click.Group, ingest: click.Group) -> None:
                        f" {row['skipped']:>5,} skipped")
         if run.status == "partial":
             message = f"Partial run: {run.error}"
-            if detail.get("pending_tags") and not (run.error or "").startswith("--max-pages"):
-                raise click.ClickException(message)
+            stored = run.rows or detail.get("models")
+            # Only a --max-pages stop that kept some models is a normal outcome; anything else fails the command.
+            if not stored or not (run.error or "").startswith("--max-pages"):
+                raise click.ClickException(message + ("" if stored else " Nothing was stored."))
             click.echo(message)
