@@ -261,13 +261,40 @@ def recount(con, run: store.Run) -> tuple[int, list[str]]:
         frames.append(metrics.also_pytorch_metric(agg, bits, min(done["tensorflow"], done["keras"])))
     else:
         notes.append("hf_tf_keras_models_also_pytorch waits for complete tensorflow and keras crawls")
+    loadable_base = ("pytorch", "transformers", "tensorflow", "keras")
+    untagged = [f for f in loadable_base if f in done and not _records_extra_tags(con, registry.get(f).hf_tags, run)]
+    if all(f in done for f in loadable_base) and not untagged:
+        frames.append(metrics.loadable_metrics(agg, bits, min(done[f] for f in loadable_base)))
+    else:
+        waiting = [f for f in loadable_base if f not in done] + untagged
+        notes.append(f"PyTorch-loadable variants wait for complete crawls (recording safetensors tags) of: {', '.join(waiting)}"
+                     + ("; run with --refresh" if untagged else ""))
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) else pd.DataFrame()
     if frame.empty:
         return 0, notes
     for (fid, metric), _ in frame.groupby(["framework", "metric"]):
         store.delete_observations(con, source=NAME, framework=fid, metric=metric)
     frame = _provenance(frame, {fid: registry.get(fid).hf_tags for fid in frame["framework"].unique() if fid in registry.frameworks()}, run)
+    frame = metrics.describe_loadable(frame, metrics.uncertain_count(agg, bits))
+    loadable = frame["variant"].isin([metrics.LOADABLE, metrics.TAG_OR_LOADABLE])
+    crawled = ",".join(t for f in ("pytorch", "transformers", "tensorflow", "keras") for t in registry.get(f).hf_tags)
+    frame.loc[loadable, "citation"] = config.redact(f"{endpoint()}/api/models?filter=" + f" ; filter=".join(crawled.split(",")))
     return store.upsert_observations(con, frame, run_id=run.run_id), notes
+
+
+def _records_extra_tags(con, tags, run: store.Run) -> bool:
+    """True when every run behind these tags' current crawls stored the tags the loadable test reads
+    (crawls by an older version kept only registry tags, so their models lack `safetensors`)."""
+    ids: set[str] = set()
+    for tag in tags:
+        row = con.execute("SELECT run_ids FROM hf_crawl WHERE tag = ?", [tag]).fetchone()
+        ids.update(r for r in ((row[0] if row else "") or "").split(",") if r)
+    ids.discard(run.run_id)
+    if not ids:
+        return True
+    rows = con.execute("SELECT json_extract(detail, '$.stored_tags') FROM ingest_runs WHERE list_contains(?, run_id)",
+                       [sorted(ids)]).fetchall()
+    return len(rows) == len(ids) and all(r[0] is not None and "safetensors" in json.loads(r[0]) for r in rows)
 
 
 def _provenance(frame: pd.DataFrame, tags: dict, run: store.Run) -> pd.DataFrame:
@@ -312,7 +339,7 @@ def run(db_path: Path, frameworks: list[str] | None = None, max_pages: int | Non
         except SourceError as exc:  # progress is saved; record a partial run and say why
             error, summary = exc, {"stopped": "error"}
         run_.requests = fetcher.requests_made
-        run_.detail.update({k: v for k, v in summary.items() if k != "stopped"}, tags=tags,
+        run_.detail.update({k: v for k, v in summary.items() if k != "stopped"}, tags=tags, stored_tags=metrics.all_tags(),
                            rate_limit_waits_s=round(client.waited, 1), refusals_429=client.refusals)
         with db.write_session(db_path) as con:
             run_.rows, notes = recount(con, run_)

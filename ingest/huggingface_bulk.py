@@ -145,6 +145,7 @@ def build(data: dict) -> pd.DataFrame:
     frames.append(metrics.share_metrics(agg, bits, defaults, "default-frameworks", as_of))
     frames.append(metrics.share_metrics(agg, bits, list(metrics.hub_tags()), "all-registry", as_of))
     frames.append(metrics.also_pytorch_metric(agg, bits, as_of))
+    frames.append(metrics.loadable_metrics(agg, bits, as_of))
     if data["detail"]["library_name"]:
         frames.append(metrics.library_metrics(agg, bits, chosen, as_of))
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True)
@@ -155,6 +156,7 @@ def build(data: dict) -> pd.DataFrame:
     frame = frame.drop(columns=extra)
     tags = {f: ",".join(registry.get(f).hf_tags) for f in registry.ids()}
     frame["subject"] = frame["framework"].map(lambda f: f"tags: {tags[f]}" if f in tags else "all models")
+    frame = metrics.describe_loadable(frame, metrics.uncertain_count(agg, bits))  # its subject, now that one exists
     return frame.assign(source=NAME, citation=CITATION, raw_file=config.display_path(data["path"]))
 
 

@@ -8,6 +8,11 @@ docs/sources/huggingface.md:
 - hf_models_new: the same models counted per creation month.
 - hf_model_share: a framework's share of the models that carry any framework tag.
 - hf_tf_keras_models_also_pytorch: share of models tagged tf or keras that also carry pytorch.
+- hf_models, framework pytorch, variant `pytorch-loadable`: models that are PyTorch-loadable
+  (LOADABLE below) whatever their weight tags; variant `pytorch-tag-or-loadable`: models that
+  carry `pytorch` or are PyTorch-loadable. Variant '' stays the `pytorch` tag count.
+- hf_tf_keras_models_also_pytorch, variant `pytorch-tag-or-loadable`: share of models tagged tf
+  or keras that carry `pytorch` or are PyTorch-loadable (variant '': the `pytorch` tag only).
 - hf_models_total (bulk only): every model in the file, cumulative by creation month.
 - hf_models_by_library (bulk only, when library_name exists): models per library_name.
 
@@ -36,6 +41,17 @@ SHARE_VARIANTS = {
 }
 TOP_LIBRARIES = 12
 
+# PyTorch-loadable: a `transformers` model with `safetensors` weights and no TF/Flax-only
+# weights, i.e. not tagged tf, jax or flax unless it is also tagged pytorch. The Hub's tags do
+# not say which framework wrote a safetensors file, so a model with TF/Flax weights, safetensors
+# and no pytorch tag is left out (counted in the detail as `tf_flax_with_safetensors`).
+LOADABLE_NEEDS = ("transformers", "safetensors")
+TF_FLAX_TAGS = ("tf", "jax", "flax")
+LOADABLE = "pytorch-loadable"
+TAG_OR_LOADABLE = "pytorch-tag-or-loadable"
+# Tags kept per model beyond the registry's: what the PyTorch-loadable test reads.
+EXTRA_TAGS = ("safetensors", "transformers", "pytorch", "tf", "jax", "flax")
+
 
 def hub_tags(framework_ids: list[str] | None = None) -> dict[str, list[str]]:
     """framework id -> its Hub tags, for frameworks that have any."""
@@ -44,11 +60,29 @@ def hub_tags(framework_ids: list[str] | None = None) -> dict[str, list[str]]:
 
 
 def all_tags() -> list[str]:
-    """Every registry Hub tag, in registry order (bit i of a mask = tag i)."""
+    """Every registry Hub tag, in registry order, then EXTRA_TAGS (bit i of a mask = tag i)."""
     seen: list[str] = []
     for tags in hub_tags().values():
         seen.extend(t for t in tags if t not in seen)
+    seen.extend(t for t in EXTRA_TAGS if t not in seen)
     return seen
+
+
+def is_pytorch_loadable(tags) -> bool:
+    """One model's tags -> PyTorch-loadable? (the same test as loadable_masks, for one model)."""
+    tags = set(tags)
+    return set(LOADABLE_NEEDS) <= tags and ("pytorch" in tags or not tags & set(TF_FLAX_TAGS))
+
+
+def loadable_masks(masks, bits: list[str]):
+    """Boolean array: which tag masks are PyTorch-loadable (LOADABLE_NEEDS, and no TF/Flax-only weights)."""
+    import numpy as np
+
+    masks = np.asarray(masks, dtype="int64")
+    need = mask_of(list(LOADABLE_NEEDS), bits)
+    pytorch = mask_of(["pytorch"], bits)
+    tf_flax = mask_of(list(TF_FLAX_TAGS), bits)
+    return ((masks & need) == need) & (((masks & pytorch) != 0) | ((masks & tf_flax) == 0))
 
 
 def mask_of(tags: list[str], bits: list[str]) -> int:
@@ -141,6 +175,63 @@ def _monthly(agg: pd.DataFrame, select_mask: int, need_mask: int = 0) -> tuple[p
     placeholder = int(rows.loc[rows["ph"], "n"].sum())
     counts = rows[rows["dated"]].groupby("month", as_index=False)["n"].sum()
     return counts, placeholder
+
+
+def _monthly_where(agg: pd.DataFrame, keep) -> tuple[pd.DataFrame, int]:
+    """Per-month counts of the month rows where `keep(mask array)` is true, and the placeholder bucket."""
+    rows = _month_rows(agg)
+    rows = rows[keep(rows["mask"].to_numpy())]
+    placeholder = int(rows.loc[rows["ph"], "n"].sum())
+    counts = rows[rows["dated"]].groupby("month", as_index=False)["n"].sum()
+    return counts, placeholder
+
+
+def loadable_metrics(agg: pd.DataFrame, bits: list[str], as_of: dt.date) -> pd.DataFrame:
+    """hf_models (framework pytorch) variants pytorch-loadable and pytorch-tag-or-loadable, cumulative,
+    and hf_tf_keras_models_also_pytorch variant pytorch-tag-or-loadable."""
+    pytorch = mask_of(["pytorch"], bits)
+    out = []
+    for variant, keep in ((LOADABLE, lambda m: loadable_masks(m, bits)),
+                          (TAG_OR_LOADABLE, lambda m: ((m & pytorch) != 0) | loadable_masks(m, bits))):
+        frame = _cumulative(*_monthly_where(agg, keep), as_of)
+        out.append(frame.assign(framework="pytorch", metric="hf_models", variant=variant))
+    tf_keras = mask_of(list(registry.get("tensorflow").hf_tags) + list(registry.get("keras").hf_tags), bits)
+    if tf_keras:
+        denominator = _cumulative(*_monthly_where(agg, lambda m: (m & tf_keras) != 0), as_of).set_index("date")["value"]
+        numerator = _cumulative(*_monthly_where(
+            agg, lambda m: ((m & tf_keras) != 0) & (((m & pytorch) != 0) | loadable_masks(m, bits))), as_of).set_index("date")["value"]
+        numerator = numerator.reindex(denominator.index).ffill().fillna(0)
+        share = (numerator / denominator).dropna()
+        out.append(share.rename("value").reset_index().assign(
+            framework="pytorch", metric="hf_tf_keras_models_also_pytorch", variant=TAG_OR_LOADABLE).merge(
+            pd.DataFrame({"date": denominator.index, "tf_keras": denominator.values, "also_pytorch": numerator.values}),
+            on="date", how="left"))
+    return _concat(out)
+
+
+LOADABLE_DEFINITION = ("PyTorch-loadable: tagged transformers and safetensors, and not tagged tf, jax or flax unless also "
+                       "tagged pytorch (safetensors written by TF/Flax cannot be told apart by tags, so those are left out)")
+
+
+def describe_loadable(frame: pd.DataFrame, uncertain: int) -> pd.DataFrame:
+    """Add the definition (and the left-out count) to the detail of the loadable variants' rows."""
+    frame = frame.copy()
+    extra = {"definition": LOADABLE_DEFINITION, "tf_flax_with_safetensors": uncertain}
+    mine = frame["variant"].isin([LOADABLE, TAG_OR_LOADABLE])
+    frame["detail"] = [{**d, **extra} if m else d for d, m in zip(frame["detail"], mine, strict=True)]
+    subjects = {LOADABLE: "PyTorch-loadable: tags transformers + safetensors, no TF/Flax-only weights",
+                TAG_OR_LOADABLE: "tag pytorch, or PyTorch-loadable (transformers + safetensors, no TF/Flax-only weights)"}
+    if "subject" in frame.columns:
+        frame.loc[mine, "subject"] = frame.loc[mine, "variant"].map(subjects)
+    return frame
+
+
+def uncertain_count(agg: pd.DataFrame, bits: list[str]) -> int:
+    """Models with transformers + safetensors and TF/Flax weights but no pytorch tag (left out of loadable)."""
+    need = mask_of(list(LOADABLE_NEEDS), bits)
+    pytorch, tf_flax = mask_of(["pytorch"], bits), mask_of(list(TF_FLAX_TAGS), bits)
+    counts, placeholder = _monthly_where(agg, lambda m: ((m & need) == need) & ((m & pytorch) == 0) & ((m & tf_flax) != 0))
+    return int(counts["n"].sum()) + placeholder
 
 
 def framework_metrics(agg: pd.DataFrame, bits: list[str], frameworks: dict[str, dt.date]) -> pd.DataFrame:

@@ -43,7 +43,8 @@ def run(db_path: Path, folder: Path) -> store.Run:
     known = frozenset(metrics.all_tags())
     with store.tracked_run(db_path, huggingface.NAME) as run_:
         pages = read_pages(folder)  # file IO, no database held
-        run_.detail = {"replayed": config.display_path(folder), "pages": {t: len(p) for t, p in pages.items()}, "skipped": 0, "models": 0}
+        run_.detail = {"replayed": config.display_path(folder), "pages": {t: len(p) for t, p in pages.items()}, "skipped": 0, "models": 0,
+                       "stored_tags": sorted(known)}
         with db.write_session(db_path) as con:
             for tag, lines in pages.items():
                 batch: dict[str, Model] = {}
