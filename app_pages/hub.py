@@ -38,12 +38,18 @@ for column, (claim, verdict) in zip(st.columns(max(len(verdicts), 1)), verdicts,
 
 st.subheader("Models per framework")
 show_chart(CHARTS["hf-models"].builder(con, options), key="hub_models")
+st.caption("Basis: weight tags; PyTorch = the `pytorch` tag (`hf_models`, variant ''), which most models uploaded "
+           "since 2023 lack. Stored beside it: PyTorch-loadable (`transformers` + `safetensors`, no TF/Flax-only "
+           "weights; variant `pytorch-loadable`) and the two together (variant `pytorch-tag-or-loadable`); see docs/metrics.md.")
 
 st.subheader("Share among framework-tagged models")
 show_chart(CHARTS["hf-share"].builder(con, options), key="hub_share")
+st.caption("Basis: weight tags only (`pytorch`, `tf`, `jax`, `keras`, ...); a PyTorch-loadable model without the `pytorch` tag is not in PyTorch's share.")
 
 st.subheader("TensorFlow and Keras models also on PyTorch")
 show_chart(CHARTS["hf-tf-keras-also-pytorch"].builder(con, options), key="hub_also_pytorch")
+st.caption("Basis: a model tagged `tf` or `keras` that also carries the `pytorch` tag (variant ''). "
+           "Counting PyTorch-loadable models too is stored as variant `pytorch-tag-or-loadable`.")
 
 with st.expander("Data behind this page"):
     status = hub.data_status(con)

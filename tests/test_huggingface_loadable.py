@@ -121,3 +121,16 @@ def test_real_hub_answers_are_classified_as_documented():
     bits = metrics.all_tags()
     for tags in [m["tags"] for m in listing] + [bert["tags"], albert["tags"]]:
         assert bool(metrics.loadable_masks([metrics.mask_of(tags, bits)], bits)[0]) == metrics.is_pytorch_loadable(tags)
+
+
+def test_hub_page_names_the_basis_of_each_chart(snapshot_db, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("PULSE_DB", str(snapshot_db))
+    at = AppTest.from_file(str(config.PROJECT_ROOT / "app_pages" / "hub.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    bases = [c.value for c in at.caption if c.value.startswith("Basis:")]
+    assert len(bases) == 3  # one per chart: models, share, also-on-PyTorch
+    assert "`pytorch` tag" in bases[0] and "`pytorch-loadable`" in bases[0]
+    assert "`pytorch-tag-or-loadable`" in bases[2]
