@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
 
@@ -67,6 +67,12 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port
 
 
+def page_key(url: str) -> tuple:
+    """A URL in a canonical form (origin, path, sorted decoded query) to spot a page asked twice."""
+    parts = urlsplit(url)
+    return origin(url), parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+
+
 def same_origin(url: str, base: str) -> bool:
     """True when `url` has the scheme, host and port of `base` (tokens go only there).
 
@@ -81,14 +87,14 @@ def read_json_capped(response: requests.Response, url: str, limit: int | None = 
     declared = _int(response.headers.get("Content-Length"))
     if declared is not None and declared > limit:
         response.close()
-        raise SourceError(f"{safe_url(url)} answered {declared:,} bytes, more than the {limit:,} a page may have; not read.",
+        raise SourceError(f"{safe_url(url)} answered {declared:,} bytes, more than the {limit:,} bytes a page may have; not read.",
                           "Check HF_ENDPOINT points at the Hugging Face Hub (or a mirror of its API).")
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(CHUNK):
             size += len(chunk)
             if size > limit:
-                raise SourceError(f"{safe_url(url)} sent more than {limit:,} bytes for one page; stopped reading.",
+                raise SourceError(f"{safe_url(url)} sent more than the {limit:,} bytes a page may have; stopped reading.",
                                   "Check HF_ENDPOINT points at the Hugging Face Hub (or a mirror of its API).")
             chunks.append(chunk)
     except requests.RequestException as exc:
@@ -140,7 +146,7 @@ def list_tree(repo: str, revision: str = "main", *, session: requests.Session | 
         except requests.RequestException as exc:
             raise SourceError(f"Could not reach {safe_url(url)} ({_reason(exc)}).", "Check the network or HF_ENDPOINT, then retry.") from None
         made += 1
-        seen.add(response.url)
+        seen.add(page_key(response.url))
         if response.status_code != 200:
             response.close()
             raise _status_error(response, response.url)
@@ -161,7 +167,7 @@ def list_tree(repo: str, revision: str = "main", *, session: requests.Session | 
             if not same_origin(next_url, base):
                 raise SourceError(f"The listing of {repo} pointed its next page at another host ({origin(next_url)[1]}); not followed.",
                                   "Check HF_ENDPOINT; the token is only ever sent to that host.")
-            if next_url in seen:
+            if page_key(next_url) in seen:
                 raise SourceError(f"The listing of {repo} repeated a page ({safe_url(next_url)}); stopped.",
                                   "The server's pagination loops; try again later or use --from with downloaded files.")
         url, params = next_url, None

@@ -181,7 +181,7 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
             url, params = models_url(base), first_page_params(tag)
         batch: dict[str, Model] = {}
         pages = skipped = 0
-        asked_urls: set[str] = set()
+        asked_urls: set[tuple] = set()
 
         def checkpoint(next_url: str | None) -> None:
             nonlocal batch, pages, skipped
@@ -207,9 +207,9 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
                 # One full URL from here on: a checkpoint after a failure saves exactly the page asked.
                 url = url if params is None else requests.Request("GET", url, params=params).prepare().url
                 params = None
-                asked_urls.add(url)
+                asked_urls.add(download.page_key(url))
                 body, next_url = client.get_page(url)
-                if next_url and next_url in asked_urls:  # refused before storing: the page itself is suspect
+                if next_url and download.page_key(next_url) in asked_urls:  # refused before storing: the page itself is suspect
                     raise SourceError(f"The crawl of '{tag}' was sent back to a page it already fetched ({download.safe_url(next_url)}); stopped.",
                                       "The server's pagination loops; run again later. Progress is saved.")
                 raw = _keep_raw(run, tag, url, body, next_url)
