@@ -1,7 +1,8 @@
 """Papers with Code archive (Hugging Face Hub, `pwc-archive`): framework share of paper implementations.
 
-Downloads the links-between-paper-and-code parquet and the papers-with-abstracts parquets
-(ingest/download.py: resumable, verified, cached), loads them with DuckDB's parquet reader
+Lists the parquet shards of links-between-paper-and-code and papers-with-abstracts through
+the Hub's tree API and downloads every one (ingest/download.py: resumable, verified, cached),
+loads them with DuckDB's parquet reader
 into lean raw tables (pwc_links, pwc_papers) and stores per-quarter shares as observations
 (ingest/paperswithcode_sql.py holds the SQL). Paper dates come from joining links to papers
 on `paper_url`; the links table has no date of its own.
@@ -25,7 +26,7 @@ from pulse.errors import SourceError
 
 NAME = "paperswithcode"
 DESCRIPTION = "Papers with Code archive on the Hugging Face Hub: framework share of paper implementations per quarter"
-CADENCE = dt.timedelta(days=30)  # the archive is frozen (2025-07); a monthly check costs 5 HEAD requests
+CADENCE = dt.timedelta(days=30)  # the archive is frozen (2025-07); a monthly check costs 2 listings + a HEAD per shard
 
 LINKS_REPO = "pwc-archive/links-between-paper-and-code"
 PAPERS_REPO = "pwc-archive/papers-with-abstracts"
