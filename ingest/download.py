@@ -147,6 +147,14 @@ def list_tree(repo: str, revision: str = "main", *, session: requests.Session | 
             raise SourceError(f"Could not reach {safe_url(url)} ({_reason(exc)}).", "Check the network or HF_ENDPOINT, then retry.") from None
         made += 1
         seen.add(page_key(response.url))
+        location = response.headers.get("Location")
+        if response.status_code in (301, 302, 307, 308) and location:
+            response.close()  # a renamed repository: follow on the same origin only
+            url, params = urljoin(response.url, location), None
+            if not same_origin(url, base):
+                raise SourceError(f"The listing of {repo} redirected to another host ({origin(url)[1]}); not followed.",
+                                  "Check HF_ENDPOINT and the repository name; the token is only ever sent there.")
+            continue
         if response.status_code != 200:
             response.close()
             raise _status_error(response, response.url)

@@ -144,3 +144,12 @@ def test_real_feature_lists_and_records_load():
         assert types[column] in allowed, (column, types[column])
     frameworks = sorted(r[0] for r in con.execute("SELECT lower(trim(framework)) FROM real_links").fetchall())
     assert frameworks == ["none", "none", "pytorch", "tf"]
+
+
+def test_listing_follows_a_renamed_repository_on_the_same_host(httpserver, monkeypatch):
+    """The Hub answers a renamed repository's API paths with a relative 307 to the new name."""
+    httpserver.expect_request("/api/datasets/old-org/links/tree/main").respond_with_data(
+        "", status=307, headers={"Location": "/api/datasets/pwc-archive/links-between-paper-and-code/tree/main?recursive=true"})
+    hub = serve(httpserver, monkeypatch, resplit_files())
+    files, made = download.list_tree("old-org/links")
+    assert len([f for f in files if f.path.endswith(".parquet")]) == 3 and made == 1 + hub.listings
