@@ -51,12 +51,12 @@ class ProbeJob:
 
 def start(db_path: Path, budget_s: float, device: str = "auto") -> ProbeJob:
     """Start `pulse probe run` in the background; it loads its result into `db_path` when done."""
-    out = config.probe_dir()
+    out = config.probe_dir().absolute()
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     progress, log_file = out / f"job-{stamp}.progress.json", out / f"job-{stamp}.log"
-    cmd = [sys.executable, "-m", "pulse", "probe", "run", "--db", str(db_path), "--budget", str(budget_s), "--device", device,
+    cmd = [sys.executable, "-m", "pulse", "probe", "run", "--db", str(Path(db_path).absolute()), "--budget", str(budget_s), "--device", device,
            "--out", str(out), "--progress-file", str(progress)]
     with open(log_file, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=config.PROJECT_ROOT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=out, env=config.child_env())
     return ProbeJob(proc, progress, log_file, budget_s)

@@ -1,3 +1,3 @@
 """Framework Pulse core: configuration, registry, database and CLI."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

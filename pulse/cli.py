@@ -37,13 +37,13 @@ class PulseGroup(click.Group):
 
 
 def db_option(func):
-    """Shared --db option (else $PULSE_DB, else data/pulse.duckdb)."""
+    """Shared --db option (else $PULSE_DB, else pulse.duckdb in the data home)."""
     return click.option(
         "--db",
         "db",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Database file (default: $PULSE_DB or data/pulse.duckdb).",
+        help="Database file (default: $PULSE_DB, else pulse.duckdb in $PULSE_HOME).",
     )(func)
 
 
@@ -62,6 +62,10 @@ def main(verbose: bool) -> None:
         pulse db init && pulse serve
     """
     config.configure_logging(logging.INFO if verbose else logging.WARNING)
+    from pulse import legacy
+
+    for line in legacy.adopt():  # a checkout's data/ from before the data home
+        click.echo(line, err=True)
 
 
 @main.group(cls=PulseGroup)
@@ -81,7 +85,7 @@ def db_init(db: Path | None) -> None:
 
     \b
     Example:
-        pulse db init --db data/pulse.duckdb
+        pulse db init --db /tmp/pulse.duckdb
     """
     from ingest import snapshot
 
@@ -138,11 +142,12 @@ def serve(db: Path | None, port: int, headless: bool) -> None:
 
     path = resolve_db(db)
     ensure_database(path)
-    env = dict(os.environ, PULSE_DB=str(path))
-    app = config.PROJECT_ROOT / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+    env = config.child_env(PULSE_DB=str(path.absolute()))
+    # The app as shipped (pulse/_bundle in a wheel, the checkout's app.py otherwise); run in its
+    # folder so Streamlit reads the .streamlit/config.toml beside it. It writes nothing there.
+    cmd = [sys.executable, "-m", "streamlit", "run", str(config.APP_FILE), "--server.port", str(port),
            "--server.headless", "true" if headless else "false"]
-    raise SystemExit(subprocess.call(cmd, env=env, cwd=config.PROJECT_ROOT))
+    raise SystemExit(subprocess.call(cmd, env=env, cwd=config.BUNDLE_ROOT))
 
 
 @main.group(cls=PulseGroup, invoke_without_command=True)  # `pulse ingest --all`: pulse.commands.ops
@@ -162,7 +167,7 @@ def ingest_snapshot(db: Path | None) -> None:
 
     \b
     Example:
-        pulse ingest snapshot --db data/pulse.duckdb
+        pulse ingest snapshot --db /tmp/pulse.duckdb
     """
     db_init.callback(db)
 

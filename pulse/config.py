@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import os
 import tomllib
 from pathlib import Path
 
+import platformdirs
+
+APP_NAME = "framework-pulse"
+HOME_VAR = "PULSE_HOME"
+# Settings holding a path (made absolute before they are handed to a child process whose
+# working directory differs, so a relative value never lands next to the code).
+PATH_SETTINGS = (HOME_VAR, "PULSE_DB", "PULSE_RAW_DIR", "PULSE_PROBE_DIR")
+
+# The code's root: a checkout, or site-packages for an installed wheel. Nothing is written here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SNAPSHOT_DIR = PROJECT_ROOT / "data" / "snapshot"
-DEFAULT_DB = PROJECT_ROOT / "data" / "pulse.duckdb"
-SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+
+
+def bundle_root() -> Path:
+    """The folder holding app.py, app_pages/, .streamlit/ and data/snapshot/.
+
+    In an installed wheel they are package data under pulse/_bundle/ (pyproject.toml maps them
+    there); run from a checkout (or an editable install) they are the checkout's own files.
+    """
+    packaged = importlib.resources.files("pulse") / "_bundle"
+    if isinstance(packaged, Path) and (packaged / "app.py").is_file():
+        return packaged
+    return PROJECT_ROOT
+
+
+BUNDLE_ROOT = bundle_root()
+INSTALLED = BUNDLE_ROOT != PROJECT_ROOT  # running from a wheel, not from a checkout
+APP_FILE = BUNDLE_ROOT / "app.py"
+SNAPSHOT_DIR = BUNDLE_ROOT / "data" / "snapshot"
+# Where a checkout kept its database, raw responses and probe results before the data home
+# existed; pulse.legacy moves them into the default data home (checkouts only).
+LEGACY_DATA_DIR = PROJECT_ROOT / "data"
 
 SECRET_NAMES = ("GITHUB_TOKEN", "HF_TOKEN")
 
 # Every setting the project reads: name -> (default, description). The README's
 # configuration table is checked against this list by a test.
 SETTINGS: dict[str, tuple[str, str]] = {
-    "PULSE_DB": (str(DEFAULT_DB.relative_to(PROJECT_ROOT)), "DuckDB database file (also `--db`)."),
-    "PULSE_RAW_DIR": ("data/raw", "Where raw responses and downloads are kept for replay."),
+    "PULSE_HOME": ("(user data dir)", "Data home: database, raw responses, downloads and probe results. Default: the platform's user data folder, e.g. ~/.local/share/framework-pulse on Linux."),
+    "PULSE_DB": ("$PULSE_HOME/pulse.duckdb", "DuckDB database file (also `--db`)."),
+    "PULSE_RAW_DIR": ("$PULSE_HOME/raw", "Where raw responses and downloads are kept for replay."),
     "GITHUB_API_URL": ("https://api.github.com", "GitHub REST API base URL (GitHub Enterprise or a test server)."),
     "GITHUB_TOKEN": ("(unset)", "Optional GitHub token; env or .streamlit/secrets.toml. Never logged or stored."),
     "PULSE_GITHUB_WORKERS": ("4", "Concurrent requests for one repository's star-history pages."),
@@ -32,33 +61,75 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "PULSE_ALLOW_PROBE": ("0", "Set to 1 to enable the dashboard's \"Run probe now\" button."),
     "BROWSER_PATH": ("(found on PATH)", "Chrome/Chromium for PNG/SVG/PDF exports (kaleido); default: chromium on PATH, e.g. /usr/bin/chromium."),
     "PULSE_PUBLIC_URL": ("(unset)", "Dashboard base URL, used in the 'open this view' link that CLI exports and reports carry."),
-    "PULSE_PROBE_DIR": ("data/probe", "Where `pulse probe run` and the dashboard's probe button write result files."),
+    "PULSE_PROBE_DIR": ("$PULSE_HOME/probe", "Where `pulse probe run` and the dashboard's probe button write result files."),
     "PROBE_OUT_DIR": ("probe-results", "Default --out of the standalone `python -m probe` (which reads no other setting)."),
 }
 
 
+def home() -> Path:
+    """The data home: $PULSE_HOME, else the platform's user data folder (platformdirs)."""
+    value = os.environ.get(HOME_VAR)
+    path = Path(value).expanduser() if value else platformdirs.user_data_path(APP_NAME, appauthor=False)
+    return path.absolute()
+
+
+def _setting_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
 def db_path(override: str | os.PathLike | None = None) -> Path:
-    """The database file: explicit override, else $PULSE_DB, else data/pulse.duckdb."""
-    value = override or os.environ.get("PULSE_DB")
-    return Path(value).expanduser() if value else DEFAULT_DB
+    """The database file: explicit override, else $PULSE_DB, else pulse.duckdb in the data home."""
+    if override:
+        return Path(override).expanduser()
+    return _setting_path("PULSE_DB", home() / "pulse.duckdb")
 
 
 def raw_dir() -> Path:
-    value = os.environ.get("PULSE_RAW_DIR")
-    return Path(value).expanduser() if value else PROJECT_ROOT / "data" / "raw"
+    """Raw responses and downloads: $PULSE_RAW_DIR, else raw/ in the data home."""
+    return _setting_path("PULSE_RAW_DIR", home() / "raw")
 
 
 def probe_dir() -> Path:
-    value = os.environ.get("PULSE_PROBE_DIR")
-    return Path(value).expanduser() if value else PROJECT_ROOT / "data" / "probe"
+    """Probe result files: $PULSE_PROBE_DIR, else probe/ in the data home."""
+    return _setting_path("PULSE_PROBE_DIR", home() / "probe")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """os.environ for a child process (`pulse serve`, the probe) that runs in another folder: every
+    path setting made absolute, and a checkout's root on PYTHONPATH so it imports this same code."""
+    env = dict(os.environ)
+    for name in PATH_SETTINGS:
+        if env.get(name):
+            env[name] = str(Path(env[name]).expanduser().absolute())
+    if not INSTALLED:
+        paths = [str(PROJECT_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env.update(extra)
+    return env
+
+
+def __getattr__(name: str):
+    if name == "DEFAULT_DB":  # the default moved with the data home; kept for older callers
+        return home() / "pulse.duckdb"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def display_path(path: Path) -> str:
-    """A path relative to the project root when inside it (stable across checkouts)."""
-    try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
+    """A file's name for messages and provenance: relative to the bundle when it is one of the code's
+    own (e.g. data/snapshot/claims.csv, the same in a wheel and a checkout), else the path as given."""
+    resolved = Path(path).resolve()
+    for root in (BUNDLE_ROOT, PROJECT_ROOT):
+        try:
+            return str(resolved.relative_to(root.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+# Secrets file: a checkout's .streamlit/secrets.toml; an installed copy reads secrets.toml in its
+# data home instead (never a file inside site-packages).
+SECRETS_FILE = home() / "secrets.toml" if INSTALLED else PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
 
 def _secrets_file_values() -> dict[str, str]:

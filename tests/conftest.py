@@ -15,9 +15,13 @@ _SNAPSHOT_CACHE: dict[str, Path] = {}
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
-    """No test sees real tokens, the real database, or a real API base URL."""
-    for name in ("GITHUB_TOKEN", "HF_TOKEN", "PULSE_DB", "PULSE_ALLOW_PROBE"):
+    """No test sees real tokens, the real database, or a real API base URL, and none writes into the
+    checkout or the real data home: PULSE_HOME (and the platform default behind it) is a temp dir."""
+    for name in ("GITHUB_TOKEN", "HF_TOKEN", "PULSE_DB", "PULSE_PROBE_DIR", "PULSE_ALLOW_PROBE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PULSE_HOME", str(tmp_path / "pulse-home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setattr(config, "LEGACY_DATA_DIR", tmp_path / "legacy-checkout-data")
     monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9/unset-github")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/unset-hf")
     monkeypatch.setenv("PULSE_RAW_DIR", str(tmp_path / "raw"))

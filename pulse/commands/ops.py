@@ -40,7 +40,7 @@ _ALL_PARAMS = [
     click.Option(["--wait-timeout"], type=click.FloatRange(min=0), default=None, metavar="SECONDS",
                  help="With --wait, give up after this long (default: wait indefinitely)."),
     click.Option(["--db", "db"], type=click.Path(dir_okay=False, path_type=Path), default=None,
-                 help="Database file (default: $PULSE_DB or data/pulse.duckdb)."),
+                 help="Database file (default: $PULSE_DB, else pulse.duckdb in $PULSE_HOME)."),
 ]
 
 
@@ -87,7 +87,7 @@ def ingest_all(db: Path | None, sources: list[str], *, due: bool, quiet: bool, v
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Database file (default: $PULSE_DB or data/pulse.duckdb).")
+              help="Database file (default: $PULSE_DB, else pulse.duckdb in $PULSE_HOME).")
 def status(db: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
     """Each source's freshness: last good run, last error, stale and failing flags.
 

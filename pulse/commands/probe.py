@@ -17,8 +17,10 @@ def probe_command(*, budget: float, device: str = "auto", frameworks: str | None
                   precision: str | None = None, steps: int | None = None, out: Path | None = None,
                   progress_file: Path | None = None, extra: list[str] | None = None) -> list[str]:
     """The `python -m probe ...` command line (shared by the CLI and the dashboard button)."""
-    cmd = [sys.executable, "-m", "probe", "--budget", str(budget), "--device", device, "--out", str(out or config.probe_dir())]
-    for flag, value in (("--frameworks", frameworks), ("--modes", modes), ("--precision", precision), ("--steps", steps), ("--progress-file", progress_file)):
+    out = Path(out or config.probe_dir()).absolute()  # absolute: the probe runs in another folder
+    cmd = [sys.executable, "-m", "probe", "--budget", str(budget), "--device", device, "--out", str(out)]
+    for flag, value in (("--frameworks", frameworks), ("--modes", modes), ("--precision", precision), ("--steps", steps),
+                        ("--progress-file", Path(progress_file).absolute() if progress_file else None)):
         if value is not None:
             cmd += [flag, str(value)]
     return cmd + list(extra or [])
@@ -42,7 +44,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
     @click.option("--modes", default=None, help="Comma-separated subset of eager,compiled.")
     @click.option("--precision", default=None, help="fp32, bf16 or fp32,bf16 (default: fp32 on CPU, both on CUDA).")
     @click.option("--steps", type=int, default=None, help="Timed steps per case (default 20 CPU / 50 GPU).")
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Result directory (default $PULSE_PROBE_DIR or data/probe).")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Result directory (default $PULSE_PROBE_DIR, else probe/ in $PULSE_HOME).")
     @click.option("--ingest/--no-ingest", "load", default=True, show_default=True, help="Load the result into the database afterwards.")
     @click.option("--progress-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Keep a JSON progress file here (used by the dashboard).")
     def probe_run(db, budget, device, frameworks, modes, precision, steps, out, load, progress_file) -> None:
@@ -54,7 +56,10 @@ def register(main: click.Group, ingest: click.Group) -> None:
         """
         cmd = probe_command(budget=budget, device=device, frameworks=frameworks, modes=modes, precision=precision, steps=steps, out=out,
                             progress_file=progress_file)
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=config.PROJECT_ROOT)
+        out_dir = Path(cmd[cmd.index("--out") + 1])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # Run in the result folder: whatever the probe or a framework writes beside itself stays out of the code.
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=out_dir, env=config.child_env())
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             raise PulseError(f"The probe exited with code {proc.returncode} ({' '.join(cmd[1:])}).", "See its messages above.")
@@ -75,7 +80,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
 
         \b
         Example:
-            pulse ingest probe data/probe/
+            pulse ingest probe results/
         """
         from ingest import probe as source
 
