@@ -112,6 +112,7 @@ def test_commands_write_into_the_data_home_and_nothing_into_the_code(monkeypatch
     assert files_under(ROOT) == before
 
 
+@pytest.mark.slow
 def test_probe_run_respects_the_data_home_and_its_override(tmp_path):
     """`pulse probe run` from an unrelated folder: result in PULSE_PROBE_DIR, database and raw copy in the home."""
     pytest.importorskip("jax")
@@ -208,6 +209,7 @@ from pulse import config
 at = AppTest.from_file(str(config.APP_FILE), default_timeout=120).run()
 assert not at.exception, [e.message for e in at.exception]
 print(config.APP_FILE)
+print(config.SECRETS_FILE)
 print("METRICS", [m.label for m in at.metric])
 print("TEXT", " ".join(str(c.value) for c in at.caption))
 """
@@ -264,8 +266,10 @@ def test_wheel_installs_and_runs_from_anywhere(tmp_path):
 
     page = subprocess.run([str(vpy), "-c", APPTEST], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert page.returncode == 0, page.stderr[-3000:]
-    assert page.stdout.splitlines()[0] == str(site / "pulse" / "_bundle" / "app.py")
-    assert "METRICS" in page.stdout and "PyTorch" in page.stdout
+    assert page.stdout.splitlines()[:2] == [str(site / "pulse" / "_bundle" / "app.py"), str(data_home / "secrets.toml")]
+    # The Overview page drew the snapshot's figures, with their source and as-of date.
+    assert "METRICS ['TensorFlow', 'PyTorch', 'Keras', 'JAX']" in page.stdout
+    assert "Source: Embedded snapshot" in page.stdout and "2026-08-01" in page.stdout
 
     port = _free_port()
     server = subprocess.Popen([str(venv / "bin" / "pulse"), "serve", "--port", str(port)], cwd=elsewhere, env=env,
