@@ -27,6 +27,7 @@ from pulse import __version__, config
 from pulse.cli import main
 from tests.github_fake import FakeRepo, fake_github, synthetic_weeks  # noqa: F401 (fixture)
 from tests.probe_synthetic import make_doc, write
+from tests.pwc_archive import FakeHub, write_archive
 
 ROOT = config.PROJECT_ROOT
 TRENDS_CSV = Path(__file__).parent / "fixtures" / "trends" / "good_weekly_worldwide.csv"
@@ -87,10 +88,13 @@ def test_child_processes_get_absolute_paths(monkeypatch, tmp_path):
     assert env["PULSE_PROBE_DIR"] == str(Path("~/probe-out").expanduser())
 
 
-def test_commands_write_into_the_data_home_and_nothing_into_the_code(monkeypatch, tmp_path, fake_github):
-    """db init, ingests (GitHub over loopback, Trends CSV, probe files) and an export, with only
-    PULSE_HOME set, from an unrelated directory: every file lands in the home or in --out."""
+def test_commands_write_into_the_data_home_and_nothing_into_the_code(monkeypatch, tmp_path, fake_github, httpserver):
+    """db init, ingests (GitHub and the Papers with Code download over loopback, Trends CSV, probe
+    files) and an export, with only PULSE_HOME set, from an unrelated directory: every file lands in
+    the home or in --out."""
     fake_github.add(FakeRepo("jax-ml/jax", synthetic_weeks(dt.date.today() - dt.timedelta(days=60), dt.date.today())))
+    FakeHub(dict(write_archive(tmp_path / "archive"))).install(httpserver)
+    monkeypatch.setenv("HF_ENDPOINT", httpserver.url_for("/").rstrip("/"))
     monkeypatch.delenv("PULSE_RAW_DIR")
     home = Path(os.environ["PULSE_HOME"])
     elsewhere = tmp_path / "elsewhere"
@@ -100,14 +104,14 @@ def test_commands_write_into_the_data_home_and_nothing_into_the_code(monkeypatch
     before = files_under(ROOT)
     runner = CliRunner()
 
-    for args in (["db", "init"], ["ingest", "github", "--framework", "jax"], ["ingest", "trends-csv", str(TRENDS_CSV)],
+    for args in (["db", "init"], ["ingest", "github", "--framework", "jax"], ["ingest", "trends-csv", str(TRENDS_CSV)], ["ingest", "paperswithcode"],
                  ["ingest", "probe", str(tmp_path / "results")], ["export", "github-stars", "--out", "stars.csv"]):
         result = runner.invoke(main, args)
         assert result.exit_code == 0, (args, result.output)
 
     raw = {p.relative_to(home).parts[:2] for p in (home / "raw").rglob("*") if p.is_file()}
-    assert {("raw", "github"), ("raw", "trends_csv"), ("raw", "probe")} <= raw
-    assert count(home / "pulse.duckdb", "SELECT count(DISTINCT source) FROM observations") >= 4
+    assert {("raw", "github"), ("raw", "trends_csv"), ("raw", "paperswithcode"), ("raw", "probe")} <= raw
+    assert count(home / "pulse.duckdb", "SELECT count(DISTINCT source) FROM observations") >= 5
     assert (elsewhere / "stars.csv").exists() and sorted(p.name for p in elsewhere.iterdir()) == ["stars.csv"]
     assert files_under(ROOT) == before
 
