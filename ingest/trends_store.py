@@ -2,6 +2,10 @@
 
 A variant names one request: `<geo>|<timeframe>` plus `|<id+id...>` when the request did not
 hold every framework of the registry (values are relative to the terms requested together).
+`<geo>` is `world` or the ISO 3166 code Google uses (`US`, `US-CA`) on both routes, so the
+same request is the same variant whether it came from pytrends or a CSV. A term that matches
+no framework (kept with --keep-unknown) is stored under its own id, `term:<text>` (case kept,
+`%`, `|`, `+` and control characters percent-escaped so the variant stays unambiguous).
 A load replaces its whole variant, so a variant always holds exactly one request on one
 scale: a later request for the same window rescales every point, and mixing the two would
 put different scales in one series.
@@ -10,6 +14,7 @@ put different scales in one series.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import urllib.parse
 
 import duckdb
@@ -26,6 +31,30 @@ def geo_label(geo: str | None) -> str:
     return geo.strip() if geo and geo.strip() else WORLD
 
 
+TERM_PREFIX = "term:"
+CATEGORY_PREFIX = "category:"
+_ESCAPE = re.compile(r"[%|+\x00-\x1f\x7f]")
+
+
+def _escape(text: str) -> str:
+    return _ESCAPE.sub(lambda m: f"%{ord(m.group()):02X}", " ".join(text.split()))
+
+
+def term_id(term: str) -> str:
+    """The id a search term no framework lists is stored under: 'term:deep learning' (case kept)."""
+    return TERM_PREFIX + _escape(term)
+
+
+def category_id(category: str) -> str:
+    """The id of a category-only export's series: 'category:Games'."""
+    return CATEGORY_PREFIX + _escape(category)
+
+
+def is_own_id(framework_id: str) -> bool:
+    """True for a kept unknown term or a category, False for a registry framework."""
+    return framework_id.startswith((TERM_PREFIX, CATEGORY_PREFIX))
+
+
 def trend_frameworks() -> list[str]:
     """Registry frameworks that have a Google Trends term, in registry order."""
     return [f.id for f in registry.frameworks().values() if f.trends]
@@ -39,10 +68,12 @@ def variant_for(geo: str, timeframe: str, framework_ids: list[str]) -> str:
 
 
 def explore_url(terms: list[str], geo: str, timeframe: str) -> str:
-    """The Trends web page for this request (where a user downloads the same CSV)."""
-    params = {"date": timeframe, "q": ",".join(terms)}
+    """The Trends web page for this request (where a user downloads the same CSV); geo is an ISO code or world."""
+    params = {"date": timeframe}
+    if terms:
+        params["q"] = ",".join(terms)
     if geo_label(geo) != WORLD:
-        params["geo"] = geo
+        params["geo"] = geo_label(geo)
     return f"{EXPLORE_URL}?{urllib.parse.urlencode(params, quote_via=urllib.parse.quote)}"
 
 

@@ -44,21 +44,30 @@ def register(main: click.Group, ingest: click.Group) -> None:
 
     @ingest.command("trends-csv")
     @db_option
+    @click.option("--keep-unknown", is_flag=True,
+                  help="Also store search terms that match no framework, each under its own name (shown beside the frameworks).")
+    @click.option("--geo", default=None, metavar="CODE",
+                  help="The region as an ISO 3166 code (US, BR, US-CA) or 'world', for a file whose header names none "
+                       "or names a region that cannot be mapped.")
     @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-    def ingest_trends_csv(db: Path | None, files: tuple[Path, ...]) -> None:
+    def ingest_trends_csv(db: Path | None, keep_unknown: bool, geo: str | None, files: tuple[Path, ...]) -> None:
         """Import 'Interest over time' CSV files downloaded from the Google Trends web page.
 
-        Terms and region come from each file's header and are mapped to frameworks through
-        pulse/frameworks.toml. Every file is checked first: one bad file and nothing is stored.
+        Files saved in any interface language are read: terms and region come from each file's
+        header (the region mapped to its ISO 3166 code, or 'world'), terms are mapped to
+        frameworks through pulse/frameworks.toml. Every file is checked first: one bad file and
+        nothing is stored.
 
         \b
         Example:
             pulse ingest trends-csv ~/Downloads/multiTimeline.csv
+            pulse ingest trends-csv --keep-unknown multiTimeline.csv   # also "deep learning", ...
         """
         from ingest import trends_csv
 
         path = resolve_db(db)
-        run = trends_csv.run(path, list(files))
+        run = trends_csv.run(path, list(files), keep_unknown=keep_unknown, geo=geo)
         for item in run.detail.get("files", []):
-            click.echo(f"{item['file']}: {item['rows']} points, {', '.join(item['frameworks'])} ({item['variant']})")
+            series = item["frameworks"] + [f"'{t}'" for t in item.get("unknown", [])]
+            click.echo(f"{item['file']}: {item['rows']} points, {', '.join(series)} ({item['variant']})")
         click.echo(f"{path}: stored {run.rows} Google Trends points from {len(files)} file(s).")
