@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import duckdb
 import pandas as pd
@@ -23,6 +24,10 @@ SOURCE_LABELS = {"trends": "Google Trends via pytrends", "trends_csv": "Google T
 RELATIVE_NOTE = ("Values are relative to this one request: 100 = the highest point of any term in it, for its "
                  "region and time window, as of its retrieval date; they are not search counts and do not compare across requests.")
 BELOW_ONE_NOTE = "Google's '<1' is drawn as 0.5."
+OTHER_TERMS_NOTE = "Dotted lines: search terms that match no framework, imported with --keep-unknown (named as searched)."
+# Lines for search terms outside the registry: muted, dotted, distinct from the frameworks' colours.
+OTHER_COLORS = ["#6B6B6B", "#8C6D31", "#5B7A99", "#7B4F75", "#4F7A5B", "#A05A5A", "#3F3F3F", "#997A3D"]
+_CODE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3}(-[0-9]{3})?)?$")
 
 
 def _parse(detail: str | None) -> dict:
@@ -32,8 +37,30 @@ def _parse(detail: str | None) -> dict:
         return {}
 
 
+def geo_name(code: str) -> str:
+    """'Worldwide', 'Brazil (BR)', 'California (US-CA)'; text stored by older imports is shown as it is."""
+    if code in ("world", "", "Worldwide"):
+        return "Worldwide"
+    if not _CODE.match(code):
+        return code
+    from babel import Locale
+
+    name = Locale("en").territories.get(code)
+    if name is None:
+        import pycountry
+
+        region = pycountry.subdivisions.get(code=code)
+        name = region.name if region is not None else None
+    return f"{name} ({code})" if name else code
+
+
+def is_other(framework_id: str) -> bool:
+    """A stored series that is not a registry framework: a kept search term or a category."""
+    return framework_id not in registry.frameworks()
+
+
 def requests_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per stored request (source, variant) with its region, window, frameworks and as-of date."""
+    """One row per stored request (source, variant): region, window, frameworks, other terms, as-of date."""
     frame = con.execute(
         """
         SELECT source, variant, min(date) AS first_date, max(date) AS last_date, count(*) AS points,
@@ -44,16 +71,19 @@ def requests_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         [METRIC],
     ).df()
     if frame.empty:
-        return frame.assign(key=[], label=[], geo=[], timeframe=[], as_of=[])
+        return frame.assign(key=[], label=[], geo=[], timeframe=[], as_of=[], others=[])
     details = frame.pop("detail").map(_parse)
-    frame["geo"] = [d.get("geo_name") or d.get("geo") or v.split("|")[0] for d, v in zip(details, frame["variant"], strict=True)]
-    frame["geo"] = frame["geo"].replace({"world": "Worldwide"})
+    frame["geo"] = [geo_name(d.get("geo") or v.split("|")[0]) for d, v in zip(details, frame["variant"], strict=True)]
     frame["timeframe"] = [d.get("timeframe") or v.split("|")[1] for d, v in zip(details, frame["variant"], strict=True)]
     frame["as_of"] = pd.to_datetime(frame["retrieved_at"]).dt.date.astype(str)
-    frame["frameworks"] = frame["frameworks"].map(list)
+    every = frame["frameworks"].map(list)
+    frame["frameworks"] = every.map(lambda fs: [f for f in fs if not is_other(f)])
+    frame["others"] = every.map(lambda fs: [f for f in fs if is_other(f)])
     frame["key"] = frame["source"] + ":" + frame["variant"]
     frame["label"] = [
-        f"{r.geo} · {r.timeframe} · {len(r.frameworks)} frameworks · as of {r.as_of} ({SOURCE_LABELS.get(r.source, r.source)})"
+        f"{r.geo} · {r.timeframe} · {len(r.frameworks)} frameworks"
+        + (f" + {len(r.others)} other terms" if r.others else "")
+        + f" · as of {r.as_of} ({SOURCE_LABELS.get(r.source, r.source)})"
         for r in frame.itertuples()
     ]
     frame["first_date"] = pd.to_datetime(frame["first_date"])
@@ -106,12 +136,41 @@ def _request_text(request: pd.Series) -> str:
     return f"{request['geo']}, {request['timeframe']}, as of {request['as_of']}"
 
 
-def _frame_for(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> tuple[pd.DataFrame, pd.Series | None]:
+def other_terms(request: pd.Series, options: ChartOptions) -> list[str]:
+    """The request's series outside the registry to draw: options.extra['trends_terms'], else all of them."""
+    chosen = options.extra.get("trends_terms")
+    others = list(request.get("others", []) or [])
+    return others if chosen is None else [t for t in others if t in set(chosen)]
+
+
+def other_names(con: duckdb.DuckDBPyConnection, request: pd.Series, ids: list[str]) -> list[str]:
+    """How each series outside the registry was searched ('deep learning'), for pickers and legends."""
+    rows = dict(con.execute(
+        "SELECT framework, any_value(subject) FROM observations WHERE metric = ? AND source = ? AND variant = ? GROUP BY framework",
+        [METRIC, request["source"], request["variant"]],
+    ).fetchall())
+    return [str(rows.get(i) or i.split(":", 1)[-1]) for i in ids]
+
+
+def _frame_for(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> tuple[pd.DataFrame, pd.Series | None, list[str]]:
     requests = requests_frame(con)
     request = pick_request(requests, options.frameworks, options.extra.get("trends_request"))
     if request is None:
-        return pd.DataFrame(), None
-    return interest(con, request, options.frameworks, options.start, options.end), request
+        return pd.DataFrame(), None, []
+    series = list(options.frameworks) + other_terms(request, options)
+    return interest(con, request, series, options.start, options.end), request, series
+
+
+def _style_for(fid: str, frame: pd.DataFrame, series: list[str]) -> tuple[str, dict]:
+    """(legend name, line) for a framework or another term."""
+    if not is_other(fid):
+        return registry.display_name(fid), {"color": color(fid)}
+    subject = frame.loc[frame["framework"] == fid, "subject"]
+    name = str(subject.iloc[0]) if len(subject) else fid.split(":", 1)[-1]
+    if fid.startswith("category:"):
+        name = f"category: {name}"
+    others = [s for s in series if is_other(s)]
+    return f"“{name}”", {"color": OTHER_COLORS[others.index(fid) % len(OTHER_COLORS)], "dash": "dot"}
 
 
 def _provenance(request: pd.Series) -> list[str]:
@@ -120,52 +179,55 @@ def _provenance(request: pd.Series) -> list[str]:
 
 @chart("trends-interest", "Google Trends: search interest over time", page="trends")
 def interest_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
-    frame, request = _frame_for(con, options)
+    frame, request, series = _frame_for(con, options)
     title = "Google search interest"
     if request is None or frame.empty:
         fig = empty_figure("No Google Trends data for the chosen frameworks: run `pulse ingest trends` or import a CSV.", options)
         return ChartResult(fig, frame, title, [], "no data", "relative interest (0-100)", [])
     title += f" ({_request_text(request)})"
     fig = go.Figure()
-    for fid in options.frameworks:
+    for fid in series:
         points = frame[frame["framework"] == fid]
         if points.empty:
             continue
+        name, line = _style_for(fid, frame, series)
         fig.add_trace(go.Scatter(
-            x=points["date"], y=points["value"], name=registry.display_name(fid), mode="lines",
-            line={"color": color(fid)},
+            x=points["date"], y=points["value"], name=name, mode="lines", line=line,
             customdata=list(zip(points["subject"], points["below_one"].map({True: " (<1)", False: ""}), strict=True)),
-            hovertemplate=f"<b>{registry.display_name(fid)}</b> ('%{{customdata[0]}}')<br>%{{x|%Y-%m-%d}}<br>%{{y:.1f}}%{{customdata[1]}}<extra></extra>",
+            hovertemplate=f"<b>{name}</b> ('%{{customdata[0]}}')<br>%{{x|%Y-%m-%d}}<br>%{{y:.1f}}%{{customdata[1]}}<extra></extra>",
         ))
     style(fig, title, options, "interest (100 = peak of this request)")
     data = frame[["date", "framework", "value", "subject", "below_one", "source", "variant", "citation"]]
     missing = [registry.display_name(f) for f in options.frameworks if f not in set(frame["framework"])]
     notes = [RELATIVE_NOTE, BELOW_ONE_NOTE] + ([f"Not in this request: {', '.join(missing)}."] if missing else [])
+    if any(is_other(f) for f in set(frame["framework"])):
+        notes.append(OTHER_TERMS_NOTE)
     return ChartResult(fig, data, title, _provenance(request), as_of(frame["date"]), "relative interest (0-100), as stored", notes)
 
 
 @chart("trends-share", "Google Trends: share of search interest", page="trends")
 def share_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
-    frame, request = _frame_for(con, options)
+    frame, request, series = _frame_for(con, options)
     title = "Share of search interest among the chosen frameworks"
     if request is None or frame.empty:
         fig = empty_figure("No Google Trends data for the chosen frameworks.", options)
         return ChartResult(fig, frame, title, [], "no data", "share of the chosen total", [])
     shares = share(frame)
     fig = go.Figure()
-    for fid in options.frameworks:
+    for fid in series:
         points = shares[shares["framework"] == fid]
         if points.empty:
             continue
+        name, line = _style_for(fid, frame, series)
         fig.add_trace(go.Scatter(
-            x=points["date"], y=points["share"], name=registry.display_name(fid), mode="lines", stackgroup="share",
-            line={"color": color(fid), "width": 0.5},
-            hovertemplate=f"<b>{registry.display_name(fid)}</b><br>%{{x|%Y-%m-%d}}<br>%{{y:.1%}}<extra></extra>",
+            x=points["date"], y=points["share"], name=name, mode="lines", stackgroup="share",
+            line={**line, "width": 0.5},
+            hovertemplate=f"<b>{name}</b><br>%{{x|%Y-%m-%d}}<br>%{{y:.1%}}<extra></extra>",
         ))
     style(fig, f"{title} ({_request_text(request)})", options, "share of chosen frameworks' interest")
     fig.update_yaxes(tickformat=".0%", range=[0, 1], type="linear")
     data = shares[["date", "framework", "value", "share", "source", "variant"]]
-    notes = [RELATIVE_NOTE, "Share = a framework's interest / the sum over the chosen frameworks on that date (dates where all are 0 left out)."]
+    notes = [RELATIVE_NOTE, "Share = a series' interest / the sum over the chosen frameworks and terms on that date (dates where all are 0 left out)."]
     return ChartResult(fig, data, title, _provenance(request), as_of(shares["date"]), "share of the chosen total", notes)
 
 

@@ -47,10 +47,21 @@ else:
     st.query_params["trends_request"] = key
     request = requests[requests["key"] == key].iloc[0]
     start, end = date_range_filter(request["first_date"].date(), request["last_date"].date(), key="trends_range")
+    extra = {"trends_request": key}
+    others = list(request["others"])
+    if others:
+        names = dict(zip(others, trends.other_names(con, request, others), strict=True))
+        linked_terms = st.query_params.get("trends_terms")
+        default_terms = [t for t in (linked_terms.split("\n") if linked_terms else others) if t in others]
+        extra["trends_terms"] = st.sidebar.multiselect("Other search terms in this request", others, default=default_terms,
+                                                       format_func=names.get, key="trends_terms_pick")
+        st.query_params["trends_terms"] = "\n".join(extra["trends_terms"])
     options = ChartOptions(frameworks=frameworks, start=start, end=end, log=log_filter("trends_log"), theme=theme(),
-                           extra={"trends_request": key})
+                           extra=extra)
     st.info(f"**Relative values.** Request: {request['geo']}, timeframe '{request['timeframe']}', "
-            f"{len(request['frameworks'])} frameworks, retrieved {request['as_of']} "
+            f"{len(request['frameworks'])} frameworks"
+            + (f" and {len(others)} other search terms" if others else "")
+            + f", retrieved {request['as_of']} "
             f"({trends.SOURCE_LABELS.get(request['source'], request['source'])}). 100 = the highest point of any term in this "
             "request; numbers from different requests are on different scales and are never mixed here.")
     for name in ("trends-interest", "trends-share"):
@@ -58,25 +69,32 @@ else:
 
 if not requests.empty:
     with st.expander(f"Stored Google Trends requests ({len(requests)})"):
-        st.dataframe(requests[["label", "first_date", "last_date", "points", "frameworks", "variant"]].rename(
+        st.dataframe(requests[["label", "first_date", "last_date", "points", "frameworks", "others", "variant"]].rename(
             columns={"label": "request", "first_date": "from", "last_date": "to"}), hide_index=True)
 
 with st.expander("Import a CSV downloaded from Google Trends", expanded=requests.empty):
-    st.markdown("On trends.google.com, compare up to 5 framework names, then use the download button on the "
-                "*Interest over time* chart. Terms and region are read from the file's header.")
+    st.markdown("On trends.google.com (in any interface language), compare up to 5 framework names, then use the "
+                "download button on the *Interest over time* chart. Terms and region are read from the file's header.")
+    keep_unknown = st.checkbox("Keep terms that match no framework", key="trends_keep_unknown",
+                               help="Store search terms such as 'deep learning' under their own name and draw them beside the "
+                                    "frameworks (the command line's --keep-unknown).")
+    geo = st.text_input("Region code, only for a file that names none", key="trends_geo", placeholder="e.g. US, BR or world",
+                        help="An ISO 3166 code (the command line's --geo). Leave empty: the region is read from the file.")
     uploads = st.file_uploader("Trends CSV (multiTimeline.csv)", type=["csv"], accept_multiple_files=True, key="trends_upload")
     if uploads:
         files = [(u.name, u.getvalue()) for u in uploads]
-        digest = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in files)).hexdigest()
+        digest = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in files)
+                                + f"{keep_unknown}|{geo.strip()}".encode()).hexdigest()
         if st.session_state.get("trends_imported") != digest:
             try:
-                parsed = [trends_csv.parse(name, data) for name, data in files]
+                parsed = [trends_csv.parse(name, data, keep_unknown=keep_unknown, geo=geo.strip() or None) for name, data in files]
                 run = trends_csv.store_parsed(db_path(), parsed)
             except PulseError as exc:
                 st.error(config.redact(str(exc)))
             else:
                 st.session_state["trends_imported"] = digest
-                described = "; ".join(f"{f['file']}: {f['rows']} points for {', '.join(f['frameworks'])} ({f['geo']})"
-                                      for f in run.detail["files"])
+                described = "; ".join(
+                    f"{f['file']}: {f['rows']} points for {', '.join(f['frameworks'] + [repr(t) for t in f['unknown']])} "
+                    f"({f['geo_name']}, {f['geo']})" for f in run.detail["files"])
                 st.session_state["trends_message"] = f"Imported {run.rows} Google Trends points. {described}"
                 st.rerun()

@@ -13,7 +13,9 @@ import datetime as dt
 import json
 import logging
 import os
+import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +35,11 @@ CADENCE = dt.timedelta(days=7)
 
 DEFAULT_TIMEFRAME = "today 5-y"
 DEFAULT_BASE = "https://trends.google.com/trends"
-TIMEOUT = (5.0, 30.0)
+TIMEOUT = (5.0, 30.0)  # connect, and each read: a server sending a byte every 20 s never trips it...
+REQUEST_DEADLINE = 90.0  # ...so every request also has a total deadline (seconds, answer included)
 PAUSE_BETWEEN_BATCHES = 2.0  # seconds; Google answers bursts with 429
+MAX_WAIT_CAP = 24 * 3600.0  # PULSE_TRENDS_MAX_WAIT above a day is a typo, not a plan
+MAX_REPLAY_BYTES = 64 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +51,42 @@ def base_url() -> str:
 def max_wait() -> float:
     raw = os.environ.get("PULSE_TRENDS_MAX_WAIT", "600")
     try:
-        return max(0.0, float(raw))
+        value = float(raw)
     except ValueError:
-        raise SourceError(f"PULSE_TRENDS_MAX_WAIT='{raw}' is not a number of seconds.", "Set it to e.g. 600.") from None
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= MAX_WAIT_CAP:
+        raise SourceError(f"PULSE_TRENDS_MAX_WAIT='{raw}' is not a number of seconds between 0 and {MAX_WAIT_CAP:.0f}.",
+                          "Set it to e.g. 600.")
+    return value
+
+
+class RequestDeadline(Exception):
+    """A request to Google Trends ran past REQUEST_DEADLINE (the server answered too slowly)."""
+
+
+def with_deadline(call: Callable[[], object], seconds: float, what: str):
+    """Run one blocking request under a total deadline.
+
+    requests' timeout is per socket read, so a server that drips bytes holds a call for ever.
+    The call runs in a daemon thread; past the deadline it is abandoned (its socket closes when
+    the process ends, and it can store nothing: results come back only through this function).
+    """
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed back to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"trends-request-{what}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise RequestDeadline(what)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def csv_hint(terms: list[str], geo: str, timeframe: str) -> str:
@@ -216,10 +254,10 @@ def fetch_interest(terms: list[str], geo: str = "", timeframe: str = DEFAULT_TIM
             attempt += 1
             try:
                 if client is None:
-                    client = make_client(base or base_url(), count)
+                    client = with_deadline(lambda: make_client(base or base_url(), count), REQUEST_DEADLINE, "cookie")
                 client.captured.clear()
-                client.build_payload(batch_terms, timeframe=timeframe, geo=geo)
-                frame = client.interest_over_time()
+                with_deadline(lambda: client.build_payload(batch_terms, timeframe=timeframe, geo=geo), REQUEST_DEADLINE, "explore")
+                frame = with_deadline(client.interest_over_time, REQUEST_DEADLINE, "multiline")
                 break
             except TooManyRequestsError as exc:
                 wait = backoff.next_wait(attempt, _retry_after(exc))
@@ -232,6 +270,13 @@ def fetch_interest(terms: list[str], geo: str = "", timeframe: str = DEFAULT_TIM
                     ) from None
                 log.info("429 from Google Trends; waiting %.0fs before attempt %d", wait, attempt + 1)
                 backoff.pause(wait)
+            except RequestDeadline as exc:
+                result.waited = backoff.waited
+                raise SourceError(
+                    f"{_where(batch_terms, geo, timeframe)} at {base or base_url()} did not answer the {exc} request within "
+                    f"{REQUEST_DEADLINE:.0f} s (it answered too slowly, or not at all); the run stopped.",
+                    "Check the network (or PULSE_TRENDS_URL), then retry; or use the CSV route: " + csv_hint(terms, geo, timeframe),
+                ) from None
             except (ResponseError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
                 raise _source_error(exc, _where(batch_terms, geo, timeframe), base or base_url(), csv_hint(terms, geo, timeframe)) from None
         body = next((c["body"] for c in reversed(client.captured) if c["url"].endswith("/multiline")), {})
@@ -262,8 +307,11 @@ def _frame_from_body(body: dict, terms: list[str]) -> pd.DataFrame:
 
 def replay(path: Path) -> Fetched:
     """Rebuild a fetch from a raw file kept by keep_raw (no network): for debugging and re-loads."""
+    from ingest.trends_csv import read_bounded
+
+    data = read_bounded(Path(path), MAX_REPLAY_BYTES, "a raw Trends file")
     try:
-        saved = json.loads(Path(path).read_text())
+        saved = json.loads(data.decode("utf-8"))
         fetched = Fetched(saved["terms"], saved["geo"], saved["timeframe"])
         fetched.retrieved_at = dt.datetime.fromisoformat(saved["retrieved_at"])
         by_request: dict[int, dict] = {}
@@ -279,7 +327,7 @@ def replay(path: Path) -> Fetched:
             fetched.batches.append(_batch_from(frame, slot["body"], slot["terms"], number))
     except FileNotFoundError:
         raise SourceError(f"Cannot replay {path}: no such file.", "Pass a file from PULSE_RAW_DIR/trends/.") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise SourceError(f"Cannot replay {path}: it is not a raw Trends file kept by `pulse ingest trends` ({type(exc).__name__}: {exc}).",
                           "Pass a file from PULSE_RAW_DIR/trends/.") from None
     if len(fetched.batches) > 1:
@@ -289,12 +337,12 @@ def replay(path: Path) -> Fetched:
 
 def keep_raw(fetched: Fetched, run_id: str) -> Path:
     """Save every answered body (JSON) so a load can be replayed; return the file."""
-    folder = config.raw_dir() / NAME
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{dt.date.today().isoformat()}-{run_id}.json"
+    from ingest.trends_csv import write_raw
+
+    path = config.raw_dir() / NAME / f"{dt.date.today().isoformat()}-{run_id}.json"
     payload = {"terms": fetched.terms, "geo": fetched.geo, "timeframe": fetched.timeframe,
                "retrieved_at": (fetched.retrieved_at or store.utcnow()).isoformat(), "responses": fetched.raw}
-    path.write_text(json.dumps(payload, default=str))
+    write_raw(path, json.dumps(payload, default=str).encode("utf-8"), "the Google Trends answers")
     return path
 
 
@@ -346,6 +394,13 @@ def run(db_path: Path, timeframe: str = DEFAULT_TIMEFRAME, geo: str = "", framew
     else:
         term_ids = terms_for(frameworks)
         geo = normalise_geo(geo)
+        if geo:
+            from ingest import trends_geo
+
+            try:
+                geo = trends_geo.check_code(geo)
+            except trends_geo.UnknownRegion as exc:
+                raise SourceError(f"--geo {exc}.", "Use an ISO 3166 code such as US, DE or US-CA (leave it out for worldwide).") from None
         check_request(timeframe)
     with store.tracked_run(db_path, NAME) as run_:
         if replay_file is not None:

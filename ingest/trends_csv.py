@@ -324,8 +324,6 @@ def parse(name: str, data: bytes, *, keep_unknown: bool = False, geo: str | None
             raise _fail(name, f"the term '{_shown(term)}' is in two columns ({terms.index(term) + 2} and {position})",
                         "A Trends export names each term once; download the file again unedited.")
         terms.append(term)
-    code, geo_name = _region(name, regions, geo)
-    frameworks, unknown = _term_ids(name, terms, keep_unknown, layout)
     width = len(written) + 1
     latest = pd.Timestamp(dt.date.today() + dt.timedelta(days=365))
     dates, values, below = [], [], []
@@ -375,6 +373,8 @@ def parse(name: str, data: bytes, *, keep_unknown: bool = False, geo: str | None
         shown = ",".join(header)
         raise _fail(name, f"its header '{_shown(shown, 120)}' is not a Google Trends 'Interest over time' header (columns like "
                     "'PyTorch: (Worldwide)'), and its values do not peak at 100 as a Trends request's do")
+    code, geo_name = _region(name, regions, geo)
+    frameworks, unknown = _term_ids(name, terms, keep_unknown, layout)
     return TrendsFile(
         name=name, geo=code, geo_name=geo_name, granularity=granularity, terms=terms, frameworks=frameworks,
         values=frame, below_one=pd.DataFrame(below, index=index, columns=terms), header_terms=list(written),

@@ -49,7 +49,7 @@ def test_gap_closed_is_supported_and_names_the_request(snapshot_db, tmp_path):
     row = verdicts(snapshot_db).loc["seed-trends-gap"]
     assert row["status"] == claims.SUPPORTED
     assert row["as_of"] == "2023-01-31"
-    assert "Worldwide, 2018-01-01 2023-01-01" in row["basis"] and "variant 'world|2018-01-01 2023-01-01|pytorch+tensorflow'" in row["basis"]
+    assert "Worldwide, 2018-01-01 2023-01-31" in row["basis"] and "variant 'world|2018-01-01 2023-01-31|pytorch+tensorflow'" in row["basis"]
     # means of the last 3 months (rounded as in the file): PyTorch 78, 79, 80; TensorFlow 76, 75, 75
     assert "2022-11-01 to 2023-01-31: PyTorch 79.0 vs TensorFlow 75.3 (ratio 1.05)" in row["measured"]
     assert row["verdict_value"] == pytest.approx(1.05)
@@ -76,7 +76,7 @@ def test_neck_and_neck_now_then_and_never(snapshot_db, tmp_path):
     n = 24
     trends_csv.run(snapshot_db, [monthly_csv(tmp_path, "now.csv", "2024-11-01", [50.0] * n, [53.0] * n)])
     row = verdicts(snapshot_db).loc["seed-trends-neck"]
-    assert row["status"] == claims.SUPPORTED and "Worldwide, 2024-11-01 2026-10-01" in row["basis"]
+    assert row["status"] == claims.SUPPORTED and "Worldwide, 2024-11-01 2026-10-31" in row["basis"]
     assert row["as_of"] == "2026-10-01"
 
     then = [50.0] * 12 + [90.0] * 12
@@ -98,14 +98,14 @@ def test_charts_are_catalogued_and_use_one_request(snapshot_db, tmp_path):
     try:
         result = specs["trends-interest"].builder(con, ChartOptions(frameworks=["pytorch", "tensorflow"]))
         # the default request: the one covering the chosen frameworks over the longest window (monthly US)
-        assert set(result.data["variant"]) == {"United States|2018-01-01 2019-12-01|pytorch+tensorflow"}
+        assert set(result.data["variant"]) == {"US|2018-01-01 2019-12-31|pytorch+tensorflow"}
         assert len(result.figure.data) == 2 and result.as_of == "2019-12-01"
         assert any("relative to this one request" in n for n in result.notes)
-        key = "trends_csv:world|2021-11-21 2022-03-06|jax+pytorch+tensorflow"
+        key = "trends_csv:world|2021-11-21 2022-03-12|jax+pytorch+tensorflow"
         shares = specs["trends-share"].builder(con, ChartOptions(frameworks=["pytorch", "tensorflow", "jax"], extra={"trends_request": key}))
         total = shares.data.groupby("date")["share"].sum()
         assert total.round(9).eq(1).all() and len(total) == 16
-        assert shares.sources == [f"Google Trends web download (CSV) (Worldwide, 2021-11-21 2022-03-06, as of {shares.sources[0].split('as of ')[1][:10]})"]
+        assert shares.sources == [f"Google Trends web download (CSV) (Worldwide, 2021-11-21 2022-03-12, as of {shares.sources[0].split('as of ')[1][:10]})"]
         empty = specs["trends-interest"].builder(con, ChartOptions(frameworks=["caffe"]))
         assert empty.as_of == "no data" or empty.data.empty
     finally:

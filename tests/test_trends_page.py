@@ -52,7 +52,7 @@ def test_page_draws_interest_and_share_from_one_request(snapshot_db, monkeypatch
     at = page(snapshot_db, monkeypatch)
     assert at.title[0].value == "Google Trends: search interest"
     note = at.info[0].value
-    assert "Worldwide" in note and "2021-11-21 2022-03-06" in note and "Relative values" in note
+    assert "Worldwide" in note and "2021-11-21 2022-03-12" in note and "Relative values" in note
     interest, share = charts(at)
     names = sorted(t.name for t in interest.data)
     assert names == ["JAX", "PyTorch", "TensorFlow"]  # Keras (a default) is not in this request
@@ -62,10 +62,10 @@ def test_page_draws_interest_and_share_from_one_request(snapshot_db, monkeypatch
     first_day = sum(values(t.y)[0] for t in share.data)
     assert first_day == pytest.approx(1.0)
     captions = " ".join(c.value for c in at.caption)
-    assert "Google Trends web download (CSV) (Worldwide, 2021-11-21 2022-03-06, as of" in captions
+    assert "Google Trends web download (CSV) (Worldwide, 2021-11-21 2022-03-12, as of" in captions
     assert "Not in this request: Keras." in captions
     table = at.dataframe[0].value
-    assert table["variant"].tolist() == ["world|2021-11-21 2022-03-06|jax+pytorch+tensorflow"] and table["points"].tolist() == [48]
+    assert table["variant"].tolist() == ["world|2021-11-21 2022-03-12|jax+pytorch+tensorflow"] and table["points"].tolist() == [48]
 
 
 def test_upload_imports_through_the_same_code_path(snapshot_db, monkeypatch):
@@ -77,7 +77,7 @@ def test_upload_imports_through_the_same_code_path(snapshot_db, monkeypatch):
     assert not at.exception, at.exception
     assert count(snapshot_db) == 48
     assert "Imported 48 Google Trends points" in at.success[0].value
-    assert "pytorch, tensorflow, jax (Worldwide)" in at.success[0].value
+    assert "pytorch, tensorflow, jax (Worldwide, world)" in at.success[0].value
     # the page reloaded on the new file: the request is listed and drawn
     assert "Worldwide" in at.info[0].value and len(at.get("plotly_chart")) == 2
     assert not at.error
