@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ingest import trends_csv
+from ingest import trends_csv, trends_store
 from pulse.cli import main
 from pulse.errors import SourceError
 
@@ -145,3 +145,152 @@ def test_repeated_imports_keep_the_file_readable(snapshot_db, tmp_path):
             assert con.execute("SELECT count(DISTINCT variant) FROM observations WHERE metric = 'trends_interest'").fetchone()[0] == i + 1
         finally:
             con.close()
+
+
+# --- Exports from any interface language, recognised by structure --------------------------
+
+LANGUAGES = {
+    # file: (ISO region or world, {term: stored id}, granularity, window, options)
+    "good_pt_brasil_weekly.csv": ("BR", {"pytorch": "pytorch", "tensorflow": "tensorflow"}, "week", "2019-05-19 2019-07-13", {}),
+    "good_ru_worldwide_unknown_term.csv": ("world", {"PyTorch": "pytorch", "глубокое обучение": "term:глубокое обучение"}, "week",
+                                           "2020-10-25 2020-12-05", {"keep_unknown": True}),
+    "good_ja_monthly_worldwide.csv": ("world", {"JAX": "jax", "Keras": "keras"}, "month", "2004-01-01 2004-06-30", {}),
+    "good_zh_us_monthly.csv": ("US", {"TensorFlow": "tensorflow"}, "month", "2015-05-01 2015-08-31", {}),
+    "good_fr_nbsp_below_one.csv": ("FR", {"PyTorch": "pytorch", "Keras": "keras"}, "week", "2021-01-03 2021-01-30", {}),
+    "good_it_exact_phrase.csv": ("IT", {"PyTorch": "pytorch", "JAX": "jax"}, "month", "2020-01-01 2020-03-31", {}),
+    "good_uk_case_different_terms.csv": ("UA", {"Нейронні мережі": "term:Нейронні мережі", "нейронні мережі": "term:нейронні мережі"},
+                                         "week", "2022-01-02 2022-02-05", {"keep_unknown": True}),
+    "good_ko_category_only.csv": ("KR", {"게임": "category:게임"}, "month", "2008-04-01 2008-07-31", {"keep_unknown": True}),
+    "good_new_ui_no_region.csv": ("US", {"PyTorch": "pytorch", "TensorFlow": "tensorflow", "deep learning": "term:deep learning"},
+                                  "month", "2024-01-01 2024-03-31", {"keep_unknown": True, "geo": "us"}),
+    "good_tr_state_trailing_comma.csv": ("US-CA", {"PyTorch": "pytorch"}, "week", "2023-01-01 2023-01-21", {}),
+}
+
+
+def file_values(path: Path) -> dict[tuple[str, str], float]:
+    """The test's own reading of a fixture: (column position, date) -> value ('<1' with any space = 0.5)."""
+    out = {}
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        cells = [c.strip().strip('"') for c in line.split(",")]
+        if cells and len(cells[0]) >= 7 and cells[0][:4].isdigit() and cells[0][4] == "-":
+            day = cells[0] if len(cells[0]) == 10 else cells[0] + "-01"
+            for position, cell in enumerate(cells[1:]):
+                out[(position, day)] = 0.5 if "".join(cell.split()) == "<1" else float(cell)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(LANGUAGES))
+def test_exports_of_every_shape_import_with_exact_values_and_iso_region(db_file, name):
+    geo, ids, granularity, window, options = LANGUAGES[name]
+    run = trends_csv.run(db_file, [FIX / name], **options)
+    rows = stored(db_file)
+    expected = file_values(FIX / name)
+    assert run.rows == len(rows) == len(expected)
+    assert set(rows["variant"]) == {trends_store.variant_for(geo, window, list(ids.values()))}
+    order = list(ids)
+    for row in rows.itertuples():
+        assert ids[row.subject] == row.framework
+        assert row.value == expected[(order.index(row.subject), str(row.date)[:10])], (row.subject, row.date)
+    detail = json.loads(rows.iloc[0]["detail"])
+    assert detail["geo"] == geo and detail["granularity"] == granularity and detail["timeframe"] == window
+    citation = rows.iloc[0]["citation"]
+    assert ("geo=" not in citation) if geo == "world" else (f"geo={geo}&" in citation or citation.endswith(f"geo={geo} (CSV download)"))
+    assert f"date={window.replace(' ', '%20')}" in citation
+
+
+def test_exact_phrase_quotes_are_stripped_from_the_term_but_kept_in_the_cited_link(db_file):
+    trends_csv.run(db_file, [FIX / "good_it_exact_phrase.csv"])
+    rows = stored(db_file)
+    assert set(rows["subject"]) == {"PyTorch", "JAX"}
+    assert "q=%22PyTorch%22%2C%22JAX%22" in rows.iloc[0]["citation"]
+    assert json.loads(rows[rows["subject"] == "PyTorch"].iloc[0]["detail"])["column"] == '"PyTorch"'
+
+
+def test_no_break_space_below_one_is_flagged(db_file):
+    trends_csv.run(db_file, [FIX / "good_fr_nbsp_below_one.csv"])
+    keras = stored(db_file).query("framework == 'keras'")
+    flags = [json.loads(d).get("below_one", False) for d in keras["detail"]]
+    assert flags == [True, True, False, True] and keras["value"].tolist() == [0.5, 0.5, 2.0, 0.5]
+
+
+def test_case_different_terms_are_kept_apart(db_file):
+    trends_csv.run(db_file, [FIX / "good_uk_case_different_terms.csv"], keep_unknown=True)
+    rows = stored(db_file)
+    upper, lower = (rows[rows["subject"] == t]["value"].tolist() for t in ("Нейронні мережі", "нейронні мережі"))
+    assert upper == [0, 3, 0, 7, 1] and lower == [21, 19, 100, 56, 44]
+
+
+def test_registry_terms_differing_only_by_case_are_refused_not_merged(tmp_path, db_file):
+    path = tmp_path / "twice.csv"
+    path.write_text("Category: All categories\n\nWeek,PyTorch: (Worldwide),pytorch: (Worldwide)\n2021-11-21,43,100\n2021-11-28,45,90\n")
+    with pytest.raises(SourceError, match=r"the columns 'PyTorch', 'pytorch' map to the same framework \(pytorch\)"):
+        trends_csv.run(db_file, [path])
+    assert not db_file.exists()
+
+
+def test_unknown_terms_are_refused_naming_them_and_the_flag(db_file):
+    with pytest.raises(SourceError) as err:
+        trends_csv.run(db_file, [FIX / "good_ru_worldwide_unknown_term.csv"])
+    assert "'глубокое обучение' match no framework" in str(err.value) and "--keep-unknown" in str(err.value)
+    with pytest.raises(SourceError, match=r"category-only export \(category '게임'.*--keep-unknown"):
+        trends_csv.run(db_file, [FIX / "good_ko_category_only.csv"])
+    assert not db_file.exists()
+
+
+def test_new_ui_export_needs_its_region_and_refuses_a_contradicting_one(db_file):
+    with pytest.raises(SourceError, match=r"its header names no region.*--geo CODE"):
+        trends_csv.run(db_file, [FIX / "good_new_ui_no_region.csv"], keep_unknown=True)
+    with pytest.raises(SourceError, match=r"says the region is 'Brasil' \(BR\) but --geo says US"):
+        trends_csv.run(db_file, [FIX / "good_pt_brasil_weekly.csv"], geo="US")
+    with pytest.raises(SourceError, match=r"region 'Atlantis Prime' is not a country or region name.*--geo CODE"):
+        trends_csv.run(db_file, [FIX / "bad_unknown_region.csv"])
+    assert not db_file.exists()
+    trends_csv.run(db_file, [FIX / "bad_unknown_region.csv"], geo="GR")  # the user says where: stored under GR
+    rows = stored(db_file)
+    assert set(rows["variant"]) == {"GR|2021-11-21 2021-12-04|pytorch"}
+    assert json.loads(rows.iloc[0]["detail"])["geo_name"] == "Atlantis Prime"
+
+
+def test_header_stripped_and_localized_region_map_are_refused_with_what_to_do(db_file):
+    with pytest.raises(SourceError) as err:
+        trends_csv.run(db_file, [FIX / "bad_header_stripped.csv"])
+    assert "no header line" in str(err.value) and "import it unedited" in str(err.value)
+    with pytest.raises(SourceError) as err:
+        trends_csv.run(db_file, [FIX / "bad_region_map_portuguese.csv"])
+    assert "'Região' export (interest by region" in str(err.value) and "'Interest over time' chart" in str(err.value)
+
+
+def test_same_request_is_stored_the_same_way_from_pytrends_and_from_a_csv(db_file, tmp_path):
+    """A US request for 2018-01..2019-12 (monthly): same variant, same geo code in detail and link."""
+    from ingest import trends, trends_scale
+
+    parsed = trends_csv.read_file(FIX / "good_monthly_us_lowercase_terms.csv")
+    values = parsed.values.rename(columns={"pytorch": "PyTorch", "TENSORFLOW": "TensorFlow"})
+    fetched = trends.Fetched(["PyTorch", "TensorFlow"], trends.normalise_geo("us"), parsed.timeframe)
+    fetched.batches = [trends_scale.Batch(["PyTorch", "TensorFlow"], values)]
+    from pulse import db, store
+
+    with store.tracked_run(db_file, trends.NAME) as run_, db.write_session(db_file) as con:
+        trends.save(con, fetched, run_, tmp_path / "raw.json", {"PyTorch": "pytorch", "TensorFlow": "tensorflow"})
+        run_.finish(con)
+    trends_csv.run(db_file, [FIX / "good_monthly_us_lowercase_terms.csv"])
+    rows = stored(db_file)
+    by_source = {s: part for s, part in rows.groupby("source")}
+    assert set(by_source["trends"]["variant"]) == set(by_source["trends_csv"]["variant"]) == {"US|2018-01-01 2019-12-31|pytorch+tensorflow"}
+    details = {s: json.loads(part.iloc[0]["detail"]) for s, part in by_source.items()}
+    assert details["trends"]["geo"] == details["trends_csv"]["geo"] == "US"
+    for part in by_source.values():
+        assert "geo=US" in part.iloc[0]["citation"] and "date=2018-01-01%202019-12-31" in part.iloc[0]["citation"]
+    assert by_source["trends"]["value"].tolist() == by_source["trends_csv"]["value"].tolist()
+
+
+def test_cli_keep_unknown_and_geo(db_file):
+    args = ["ingest", "trends-csv", "--db", str(db_file)]
+    no_region = CliRunner().invoke(main, args + [str(FIX / "good_new_ui_no_region.csv")])
+    assert no_region.exit_code == 1 and "names no region" in no_region.output and "--geo CODE" in no_region.output
+    refused = CliRunner().invoke(main, args + ["--geo", "world", str(FIX / "good_new_ui_no_region.csv")])
+    assert refused.exit_code == 1 and "'deep learning' match no framework" in refused.output and "--keep-unknown" in refused.output
+    assert "Traceback" not in refused.output
+    result = CliRunner().invoke(main, args + ["--keep-unknown", "--geo", "world", str(FIX / "good_new_ui_no_region.csv")])
+    assert result.exit_code == 0, result.output
+    assert "good_new_ui_no_region.csv: 9 points, pytorch, tensorflow, 'deep learning' (world|2024-01-01 2024-03-31|" in result.output
