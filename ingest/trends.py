@@ -393,14 +393,14 @@ def run(db_path: Path, timeframe: str = DEFAULT_TIMEFRAME, geo: str = "", framew
             raise SourceError(f"Cannot replay {replay_file}: some terms no longer map to a framework.", "Check pulse/frameworks.toml.")
     else:
         term_ids = terms_for(frameworks)
-        geo = normalise_geo(geo)
-        if geo:
+        if normalise_geo(geo):
             from ingest import trends_geo
 
             try:
-                geo = trends_geo.check_code(geo)
+                trends_geo.check_code(geo)
             except trends_geo.UnknownRegion as exc:
                 raise SourceError(f"--geo {exc}.", "Use an ISO 3166 code such as US, DE or US-CA (leave it out for worldwide).") from None
+        geo = normalise_geo(geo)
         check_request(timeframe)
     with store.tracked_run(db_path, NAME) as run_:
         if replay_file is not None:
