@@ -52,10 +52,10 @@ else:
     if others:
         names = dict(zip(others, trends.other_names(con, request, others), strict=True))
         linked_terms = st.query_params.get("trends_terms")
-        default_terms = [t for t in (linked_terms.split("\n") if linked_terms else others) if t in others]
+        default_terms = [t for t in (linked_terms.split("|") if linked_terms else others) if t in others]
         extra["trends_terms"] = st.sidebar.multiselect("Other search terms in this request", others, default=default_terms,
                                                        format_func=names.get, key="trends_terms_pick")
-        st.query_params["trends_terms"] = "\n".join(extra["trends_terms"])
+        st.query_params["trends_terms"] = "|".join(extra["trends_terms"])
     options = ChartOptions(frameworks=frameworks, start=start, end=end, log=log_filter("trends_log"), theme=theme(),
                            extra=extra)
     st.info(f"**Relative values.** Request: {request['geo']}, timeframe '{request['timeframe']}', "

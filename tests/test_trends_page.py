@@ -102,3 +102,36 @@ def test_page_is_routed_from_app(snapshot_db, monkeypatch):
     assert not at.exception
     assert at.title[0].value == "Google Trends: search interest"
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_other_search_terms_are_drawn_beside_the_frameworks(snapshot_db, monkeypatch):
+    trends_csv.run(snapshot_db, [FIX / "good_ru_worldwide_unknown_term.csv"], keep_unknown=True)
+    at = page(snapshot_db, monkeypatch)
+    picker = at.sidebar.multiselect(key="trends_terms_pick")
+    assert picker.value == ["term:глубокое обучение"] and picker.label == "Other search terms in this request"
+    interest, share = charts(at)
+    names = sorted(t.name for t in interest.data)
+    assert names == ["PyTorch", "“глубокое обучение”"]
+    other = next(t for t in interest.data if t.name == "“глубокое обучение”")
+    assert other.line.dash == "dot"
+    assert values(other.y) == [float(line.split(",")[2]) for line in (FIX / "good_ru_worldwide_unknown_term.csv").read_text().splitlines()[3:]]
+    assert len(share.data) == 2
+    assert "1 frameworks + 1 other terms" in at.dataframe[0].value["request"].iloc[0]
+    assert "and 1 other search terms" in at.info[0].value
+    picker.set_value([]).run()  # the user hides it: only the frameworks remain
+    assert not at.exception
+    assert [t.name for t in charts(at)[0].data] == ["PyTorch"]
+
+
+def test_upload_with_keep_unknown_and_a_region_for_a_file_that_names_none(snapshot_db, monkeypatch):
+    at = page(snapshot_db, monkeypatch)
+    data = (FIX / "good_new_ui_no_region.csv").read_bytes()
+    at.file_uploader(key="trends_upload").set_value(("multiTimeline.csv", data, "text/csv")).run()
+    assert "names no region" in at.error[0].value and count(snapshot_db) == 0
+    at.text_input(key="trends_geo").set_value("world").run()
+    assert "'deep learning' match no framework" in at.error[0].value and "Keep terms that match no framework" in at.error[0].value
+    assert count(snapshot_db) == 0
+    at.checkbox(key="trends_keep_unknown").check().run()
+    assert not at.exception, at.exception
+    assert count(snapshot_db) == 9
+    assert "pytorch, tensorflow, 'deep learning' (Worldwide, world)" in at.success[0].value
