@@ -40,6 +40,7 @@ REQUEST_DEADLINE = 90.0  # ...so every request also has a total deadline (second
 PAUSE_BETWEEN_BATCHES = 2.0  # seconds; Google answers bursts with 429
 MAX_WAIT_CAP = 24 * 3600.0  # PULSE_TRENDS_MAX_WAIT above a day is a typo, not a plan
 MAX_REPLAY_BYTES = 64 * 1024 * 1024
+MAX_BODY = 16 * 1024 * 1024  # bytes per answer; a 5-term 'all' request answers ~60 KB
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,41 @@ def csv_hint(terms: list[str], geo: str, timeframe: str) -> str:
     )
 
 
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+
+
+class _CappedBody:
+    """A response body read through a byte cap (requests reads `raw.read` when there is no `stream`)."""
+
+    def __init__(self, raw, url: str, limit: int):
+        self._raw, self._url, self._limit, self._seen = raw, url, limit, 0
+
+    def read(self, amt=None, *args, **kwargs):
+        data = self._raw.read(amt, decode_content=True)
+        self._seen += len(data or b"")
+        if self._seen > self._limit:
+            raise SourceError(f"Google Trends at {self._url.split('?')[0]} answered with more than {_size(self._limit)}; "
+                              "the run stopped.", "Check PULSE_TRENDS_URL: a Trends answer is a few KB.")
+        return data
+
+    def __getattr__(self, name):
+        if name == "stream":  # make requests use read() above
+            raise AttributeError(name)
+        return getattr(self._raw, name)
+
+
+def cap_body(response: requests.Response, limit: int | None = None) -> None:
+    """Refuse an answer over `limit` bytes (by its Content-Length, else while it is read)."""
+    limit = MAX_BODY if limit is None else limit
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        raise SourceError(f"Google Trends at {response.url.split('?')[0]} announced an answer of {int(length):,} bytes, over the "
+                          f"{_size(limit)} cap; the run stopped.", "Check PULSE_TRENDS_URL: a Trends answer is a few KB.")
+    if response.raw is not None:
+        response.raw = _CappedBody(response.raw, response.url, limit)
+
+
 def make_client(base: str, on_response: Callable[[requests.Response], None]):
     """A pytrends TrendReq whose URLs start at `base` (constructing it makes one request)."""
     from pytrends import request as pt_request
@@ -115,7 +151,7 @@ def make_client(base: str, on_response: Callable[[requests.Response], None]):
             return data
 
     client = Client(hl="en-US", tz=0, timeout=TIMEOUT, retries=0, backoff_factor=0,
-                    requests_args={"hooks": {"response": [lambda r, *a, **k: on_response(r)]}})
+                    requests_args={"hooks": {"response": [lambda r, *a, **k: on_response(r), lambda r, *a, **k: cap_body(r)]}})
     client.captured = []
     return client
 

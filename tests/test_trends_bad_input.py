@@ -245,3 +245,22 @@ def test_pytrends_geo_must_be_a_code(db_file):
     with pytest.raises(SourceError, match="--geo 'United States' is not an ISO 3166 code"):
         trends.run(db_file, geo="United States")
     assert not db_file.exists()
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
+def test_pytrends_answer_over_the_body_cap_is_refused(httpserver, monkeypatch, announced):
+    from werkzeug import Response
+
+    monkeypatch.setattr(trends, "MAX_BODY", 4096)
+    body = b"x" * 50_000
+
+    def handler(request):
+        if announced:
+            return Response(body)
+        return Response(iter([body[i:i + 1000] for i in range(0, len(body), 1000)]), direct_passthrough=True)
+
+    httpserver.expect_request("/trends/explore/").respond_with_handler(handler)
+    with pytest.raises(SourceError) as err:
+        trends.fetch_interest(["PyTorch"], base=httpserver.url_for("/trends"), backoff=trends.Backoff(max_attempts=1, sleep=lambda s: None))
+    expected = "announced an answer of 50,000 bytes, over the 4,096 bytes cap" if announced else "answered with more than 4,096 bytes"
+    assert expected in str(err.value) and "Traceback" not in str(err.value)
