@@ -120,6 +120,9 @@ def _decode(name: str, data: bytes) -> str:
     if len(data) > MAX_BYTES:
         raise _fail(name, f"the file is {len(data) / 1e6:.1f} MB, more than the {MAX_BYTES // (1024 * 1024)} MB a Trends export can be",
                     "Check that this is the 'Interest over time' CSV (multiTimeline.csv).")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise _fail(name, "it is UTF-16 text (a spreadsheet's 'Unicode text' save), not the CSV Trends writes",
+                    "Import the file as downloaded from trends.google.com, before a spreadsheet re-saves it.")
     if b"\x00" in data[:4096]:
         raise _fail(name, "it is a binary file, not a CSV")
     try:
@@ -132,13 +135,20 @@ def _decode(name: str, data: bytes) -> str:
     return text
 
 
+def _delimiter(text: str) -> str:
+    """',' as Trends writes it; ';' or a tab when a spreadsheet re-saved the file with its locale's separator."""
+    counts = {d: len(re.findall(rf"(?m)^\"?\d{{4}}-\d{{2}}(?:-\d{{2}})?\"?{re.escape(d)}", text)) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
+
+
 def _rows(name: str, text: str) -> list[tuple[int, list[str]]]:
     """(line number, cells) per CSV record, with the line and row limits checked first."""
     for number, line in enumerate(text.splitlines(), start=1):
         if len(line) > MAX_LINE:
             raise _fail(name, f"line {number} is {len(line):,} characters long; a Trends export's lines are under {MAX_LINE:,}",
                         "Check that this is the 'Interest over time' CSV (multiTimeline.csv).")
-    reader = csv.reader(io.StringIO(text, newline=None))
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=_delimiter(text))
     rows: list[tuple[int, list[str]]] = []
     try:
         for cells in reader:

@@ -65,6 +65,7 @@ CASES = [
     ("4-MB-line", lambda t, m: [str(write(t, weekly(["2021-11-21,43," + "1" * 4_000_000])))], "line 4 is 4,000,014 characters long"),
     ("huge-quoted-field", lambda t, m: [str(write(t, HEAD + '2021-11-21,43,"' + ("9" * 9000 + "\n") * 20 + '"\n'))], "not a readable CSV"),
     ("binary", lambda t, m: [str(write(t, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))], "binary file"),
+    ("utf-16-resave", lambda t, m: [str(write(t, GOOD.encode("utf-16")))], "it is UTF-16 text"),
     ("latin-1", lambda t, m: [str(write(t, "Catégorie: Toutes\n\nSemaine,PyTorch: (France)\n2021-01-03,1\n".encode("latin-1")))], "not UTF-8"),
     ("repeated-column", lambda t, m: [str(write(t, "Category: All categories\n\nWeek,PyTorch: (Worldwide),PyTorch: (Worldwide)\n2021-11-21,43,43\n2021-11-28,100,100\n"))],
      "the term 'PyTorch' is in two columns (2 and 3)"),

@@ -294,3 +294,15 @@ def test_cli_keep_unknown_and_geo(db_file):
     result = CliRunner().invoke(main, args + ["--keep-unknown", "--geo", "world", str(FIX / "good_new_ui_no_region.csv")])
     assert result.exit_code == 0, result.output
     assert "good_new_ui_no_region.csv: 9 points, pytorch, tensorflow, 'deep learning' (world|2024-01-01 2024-03-31|" in result.output
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_spreadsheet_resave_with_its_locale_separator_still_imports(tmp_path, db_file, separator):
+    text = (FIX / "good_pt_brasil_weekly.csv").read_text().replace(",", separator)
+    path = tmp_path / "resaved.csv"
+    path.write_text(text)
+    trends_csv.run(db_file, [path])
+    rows = stored(db_file)
+    assert set(rows["variant"]) == {"BR|2019-05-19 2019-07-13|pytorch+tensorflow"}
+    expected = file_values(FIX / "good_pt_brasil_weekly.csv")
+    assert {(["pytorch", "tensorflow"].index(r.framework), str(r.date)[:10]): r.value for r in rows.itertuples()} == expected
