@@ -28,7 +28,10 @@ from ingest import github_store
 from ingest.github_history import (
     HistoryRejected, assemble, cumulative_daily, parse_page, parse_starred_page, sample_pages, sampled_points,
 )
-from ingest.github_http import API_VERSION_HISTORY, GitHubClient, Reply, last_page, replay_session, token_note
+from ingest.github_http import (
+    API_VERSION_HISTORY, STOPS_RUN, GitHubClient, RawWriteFailed, Reply, last_page, replay_session, token_note,
+)
+from ingest.http import ConnectionFailed, DeadlineExceeded, Unreachable
 from pulse import config, db, registry, store
 from pulse.errors import RateLimited, SourceError
 
@@ -37,6 +40,9 @@ DESCRIPTION = "GitHub REST API: stars, forks, open issues, watchers; exact star 
 CADENCE = dt.timedelta(days=1)
 
 HISTORY_PER_PAGE = 30
+# GitHub began in 2008: about 950 weeks, 32 pages of 30. A `rel="last"` beyond this is not a real history.
+HISTORY_MAX_PAGES = 60
+RUN_DEADLINE = 600.0  # seconds: below the runner's default per-source limit (900), so a slow run stops cleanly
 STARGAZERS_PER_PAGE = 100
 STARGAZERS_MAX_PAGES = 400  # GitHub serves at most 400 pages (40,000 stars) of the list
 SAMPLE_BUDGET = 15  # pages sampled from the stargazer list, like star-history.com
@@ -125,10 +131,10 @@ def _fetch_pages(client: GitHubClient, pages: list[int], fetch_one: Callable[[in
 
     def guarded(page: int) -> object:
         if spent.is_set():
-            return None  # not asked: the run raises the RateLimited below
+            return None  # not asked: the run raises the stopping error below
         try:
             return fetch_one(page)
-        except RateLimited:
+        except STOPS_RUN:
             spent.set()
             raise
 
@@ -139,11 +145,11 @@ def _fetch_pages(client: GitHubClient, pages: list[int], fetch_one: Callable[[in
                 results[page] = future.result()
             except SourceError as exc:
                 errors.append(exc)
-                if isinstance(exc, RateLimited):
+                if isinstance(exc, STOPS_RUN):
                     for other in futures.values():
                         other.cancel()
     if errors:
-        raise next((e for e in errors if isinstance(e, RateLimited)), errors[0])
+        raise next((e for e in errors if isinstance(e, STOPS_RUN)), errors[0])
     return results
 
 
@@ -170,6 +176,16 @@ def fetch_history(client: GitHubClient, repo: RepoData, prior: dict | None) -> H
     first = page(1)
     if first.status in (403, 404, 410, 451):
         return fetch_sampled(client, repo, f"the star history endpoint answered {first.status}")
+    try:
+        return _exact_history(client, repo, prior, first, parsed, headers, path, stars)
+    except HistoryRejected as exc:
+        kept = client.first_answer("history")
+        if kept is not None and kept.exists():
+            exc.hint = ((exc.hint + " ") if exc.hint else "") + f"The first answer of this endpoint is kept in {config.display_path(kept)}."
+        raise
+
+
+def _exact_history(client, repo, prior, first, parsed, headers, path, stars) -> History:
     prior = prior or {}
     repo_unchanged = repo.reply.not_modified or prior.get("stargazers") == stars
     if (first.not_modified and repo_unchanged and prior.get("history_source") == "github_history"
@@ -178,11 +194,14 @@ def fetch_history(client: GitHubClient, repo: RepoData, prior: dict | None) -> H
     last = last_page(first.headers.get("Link"))
     pages = {1: parsed(1, first)}
     if last is None:
-        if len(pages[1]) >= HISTORY_PER_PAGE and 'rel="next"' in (first.headers.get("Link") or ""):
+        if 'rel="next"' in (first.headers.get("Link") or ""):
             raise HistoryRejected("Star history page 1 links to a next page but no last page; the page count is unknown.")
         last = 1
+    if last > HISTORY_MAX_PAGES:
+        raise HistoryRejected(f"Star history says it has {last:,} pages (Link rel=\"last\"); a history since 2008 fills at most "
+                              f"{HISTORY_MAX_PAGES}, so none of them was asked for.")
     pages.update(_fetch_pages(client, list(range(2, last + 1)), parsed))
-    weeks = assemble(pages, last, HISTORY_PER_PAGE)
+    weeks = assemble(pages, last, today=repo.day)
     points, delta = cumulative_daily(weeks, stars, repo.day)
     return History("github_history", points, first.etag, len(weeks), delta, first.raw_file, client.url(path),
                    {"pages": last, "weeks": len(weeks), "pinned_delta": delta, "api_version": API_VERSION_HISTORY})
@@ -228,6 +247,22 @@ def fetch_sampled(client: GitHubClient, repo: RepoData, why: str) -> History:
 class Fetched:
     repos: list[RepoData]
     stopped: RateLimited | None = None
+    halted: SourceError | None = None  # Unreachable or RawWriteFailed: the run stopped there
+    asked: int = 0
+
+
+def unreachable_error(exc: Unreachable, base: str, done: int, total: int) -> SourceError:
+    """One message for a server that cannot be used: names the base URL and what to check."""
+    if isinstance(exc, ConnectionFailed):
+        what = f"Could not connect to the GitHub API at {base} ({exc.reason})"
+    elif isinstance(exc, DeadlineExceeded):
+        what = f"The GitHub API at {base} did not answer in time ({exc.reason})"
+    else:
+        what = f"The GitHub API at {base} stopped answering ({exc.reason})"
+    stored = (f"stopped after {done} of {total} repositories; those were stored" if done
+              else "no repository was read and nothing was stored")
+    return type(exc)(f"{what}; {stored}.", exc.advice("GITHUB_API_URL") + " Then run `pulse ingest github` again.",
+                     url=exc.url, reason=exc.reason, kind=exc.kind)
 
 
 def fetch_all(client: GitHubClient, frameworks: list[registry.Framework], prior: dict[str, dict]) -> Fetched:
@@ -237,6 +272,7 @@ def fetch_all(client: GitHubClient, frameworks: list[registry.Framework], prior:
         if not framework.primary_repo:
             continue
         repo = RepoData(framework.id, framework.primary_repo)
+        out.asked += 1
         try:
             repo = fetch_repo(client, framework)
             repo.history = fetch_history(client, repo, prior.get(framework.id))
@@ -249,6 +285,12 @@ def fetch_all(client: GitHubClient, frameworks: list[registry.Framework], prior:
             out.stopped = exc
             repo.problems.append(f"{repo.full_name or repo.requested}: stopped by the rate limit")
             out.repos.append(repo)
+            break
+        except (Unreachable, RawWriteFailed) as exc:
+            # The server (or the raw directory) is unusable: asking the other repositories would
+            # only repeat the same failure, so the run stops with one message.
+            out.halted = exc
+            repo.repo = None  # this repository is incomplete: nothing of it is stored
             break
         except SourceError as exc:
             stage = "star history not stored, previous history kept" if repo.repo else "not fetched"
@@ -316,7 +358,8 @@ def save(con: duckdb.DuckDBPyConnection, fetched: Fetched, client: GitHubClient,
 
 
 def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | None = None, token: str | None = None,
-        base_url: str | None = None, sleep: Callable[[float], None] = time.sleep, session=None) -> store.Run:
+        base_url: str | None = None, sleep: Callable[[float], None] = time.sleep, session=None,
+        run_seconds: float | None = RUN_DEADLINE) -> store.Run:
     """Fetch every listed repo (or `frameworks`), then store; raises RateLimited/SourceError on failure.
 
     A run where some repos failed is stored as 'partial' naming them; a spent rate limit
@@ -331,14 +374,22 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | No
             base_url if not replay else "https://api.github.com", token,
             raw_root=None if replay else config.raw_dir() / "github",
             stamp=f"{store.utcnow():%Y%m%dT%H%M%SZ}-{run_.run_id}", etags=etags, sleep=sleep,
-            session=replay_session(replay) if replay else session, replay=bool(replay),
+            session=replay_session(replay) if replay else session, replay=bool(replay), run_seconds=run_seconds,
         )
         try:
             fetched = fetch_all(client, chosen, prior)
         finally:
             run_.requests = client.requests_made
-            run_.detail = {"not_modified": client.not_modified, "token_set": bool(token), "replay": bool(replay),
-                           "rate_remaining": client.remaining}
+            run_.detail = {"not_modified": client.not_modified, "token_set": bool(token or client.url_auth),
+                           "replay": bool(replay), "rate_remaining": client.remaining}
+        if isinstance(fetched.halted, RawWriteFailed):
+            raise fetched.halted  # disk full or read-only: store nothing of this run
+        halted = None
+        if isinstance(fetched.halted, Unreachable):
+            done = sum(1 for r in fetched.repos if r.repo)
+            halted = unreachable_error(fetched.halted, client.base_text, done, len([f for f in chosen if f.primary_repo]))
+            if not done:
+                raise halted
         problems = [p for r in fetched.repos for p in r.problems]
         run_.detail["repos"] = {
             r.framework: {"full_name": r.full_name, "history": r.history.kind if r.history else None,
@@ -351,10 +402,13 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | No
             run_.rows = save(con, fetched, client, run_)
             if fetched.stopped:
                 problems.append(str(fetched.stopped))
+            if halted:
+                problems.append(str(halted))
             run_.finish(con, "partial" if problems else "ok", "; ".join(problems) or None)
-    if fetched.stopped:
-        fetched.stopped.run = run_
-        raise fetched.stopped
+    if fetched.stopped or halted:
+        error = fetched.stopped or halted
+        error.run = run_
+        raise error
     return run_
 
 

@@ -1,9 +1,11 @@
 """Pure functions for GitHub star histories: validate weeks, build cumulative series, sample pages.
 
 The exact history (`/stargazers/history`, SOURCES.md) is a newest-first list of weeks
-`{"week": <unix start, UTC>, "days": [7 ints], "total": sum}` over pages of `per_page`
-weeks. Any defect anywhere means the history is rejected whole: a partial history must
-never look complete.
+`{"week": <unix start, UTC>, "days": [7 ints], "total": sum}` over pages. It is validated by
+its dates, not by an assumed page size: consecutive weeks exactly 7 days apart across every
+page (no gap, no overlap), the newest one the current week, none before GitHub existed, and
+each week's total equal to the sum of its days (so the running total never decreases). Any
+defect anywhere means the history is rejected whole: a partial history must never look complete.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pulse.errors import SourceError
 
 DAY = 86_400
 WEEK = 7 * DAY
+EARLIEST = dt.date(2007, 10, 1)  # GitHub opened in 2008; a week before this is not a real one
 
 
 class HistoryRejected(SourceError):
@@ -33,19 +36,21 @@ def parse_week(item: object, page: int, index: int) -> Week:
     if not isinstance(item, dict):
         raise HistoryRejected(f"Star history {where} is not an object.")
     week, days, total = item.get("week"), item.get("days"), item.get("total")
-    if not isinstance(week, int) or isinstance(week, bool) or week < 0:
-        raise HistoryRejected(f"Star history {where}: 'week' is not a unix timestamp ({week!r}).")
+    if not isinstance(week, int) or isinstance(week, bool) or not 0 <= week < 253_402_300_800:  # < year 10000
+        raise HistoryRejected(f"Star history {where}: 'week' is not a unix timestamp ({repr(week)[:40]}).")
     start = dt.datetime.fromtimestamp(week, dt.UTC)
     where = f"page {page}, week of {start:%Y-%m-%d}"
     if week % DAY:
         raise HistoryRejected(f"Star history {where}: the week does not start at midnight UTC.")
+    if start.date() < EARLIEST:
+        raise HistoryRejected(f"Star history {where}: the week predates GitHub.")
     if not isinstance(days, list) or len(days) != 7:
         count = len(days) if isinstance(days, list) else "no"
         raise HistoryRejected(f"Star history {where}: {count} days instead of 7.")
     if any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in days):
         raise HistoryRejected(f"Star history {where}: a day count is not a non-negative integer.")
-    if not isinstance(total, int) or sum(days) != total:
-        raise HistoryRejected(f"Star history {where}: days sum to {sum(days)} but total says {total!r}.")
+    if not isinstance(total, int) or isinstance(total, bool) or sum(days) != total:
+        raise HistoryRejected(f"Star history {where}: days sum to {sum(days)} but total says {repr(total)[:40]}.")
     return Week(start.date(), tuple(days), total)
 
 
@@ -57,13 +62,24 @@ def parse_page(data: object, page: int) -> list[Week]:
     for newer, older in zip(weeks, weeks[1:]):
         if older.start >= newer.start:
             raise HistoryRejected(f"Star history page {page}: weeks are not newest first ({newer.start} then {older.start}).")
+        _check_consecutive(newer, older, f"page {page}")
     return weeks
 
 
-def assemble(pages: dict[int, list[Week]], last: int, per_page: int | None = None) -> list[Week]:
-    """All pages 1..last joined, oldest first; raise HistoryRejected on any gap, overlap or short page.
+def _check_consecutive(newer: Week, older: Week, where: str) -> None:
+    gap = (newer.start - older.start).days
+    if gap == 7:
+        return
+    if gap % 7:
+        raise HistoryRejected(f"Star history {where}: weeks of {older.start} and {newer.start} are not whole weeks apart.")
+    raise HistoryRejected(f"Star history {where}: {gap // 7 - 1} week(s) missing between {older.start} and {newer.start}.")
 
-    Every page before the last must be full (`per_page` weeks): a short one means weeks went missing.
+
+def assemble(pages: dict[int, list[Week]], last: int, today: dt.date | None = None) -> list[Week]:
+    """All pages 1..last joined, oldest first; raise HistoryRejected on any gap, overlap or missing page.
+
+    Checked by dates alone (pages may hold any number of weeks): consecutive weeks 7 days apart
+    across page boundaries, and with `today`, the newest week is the current one.
     """
     missing = [p for p in range(1, last + 1) if p not in pages]
     if missing:
@@ -72,16 +88,20 @@ def assemble(pages: dict[int, list[Week]], last: int, per_page: int | None = Non
     for page in range(1, last + 1):
         if not pages[page] and page != last:
             raise HistoryRejected(f"Star history page {page} of {last} is empty.")
-        if per_page and page != last and len(pages[page]) != per_page:
-            raise HistoryRejected(f"Star history page {page} of {last} has {len(pages[page])} weeks, not {per_page}.")
-        if weeks and pages[page] and pages[page][0].start >= weeks[-1].start:
-            raise HistoryRejected(
-                f"Star history page {page} overlaps page {page - 1} (the history moved while it was read); run again."
-            )
+        if weeks and pages[page]:
+            if pages[page][0].start >= weeks[-1].start:
+                raise HistoryRejected(
+                    f"Star history page {page} overlaps page {page - 1} (the history moved while it was read); run again."
+                )
+            _check_consecutive(weeks[-1], pages[page][0], f"between pages {page - 1} and {page}")
         weeks.extend(pages[page])
+    if weeks and today is not None:
+        newest = weeks[0].start
+        if newest > today + dt.timedelta(days=1):
+            raise HistoryRejected(f"Star history's newest week starts {newest}, after today ({today}).")
+        if newest <= today - dt.timedelta(days=14):
+            raise HistoryRejected(f"Star history ends with the week of {newest}, but today is {today}: recent weeks are missing.")
     weeks.reverse()
-    if weeks and any((w.start - weeks[0].start).days % 7 for w in weeks):
-        raise HistoryRejected("Star history weeks are not whole weeks apart.")
     return weeks
 
 

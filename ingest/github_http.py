@@ -9,6 +9,7 @@ from a directory of envelopes, so a whole ingest can be replayed without the net
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import gzip
 import json
@@ -24,16 +25,26 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from requests.adapters import BaseAdapter
 
-from ingest.http import Fetcher, make_session, retry_after_seconds, safe_url
-from pulse.config import display_path, redact
+from ingest.http import (
+    Fetcher, Unreachable, make_session, origin_text, retry_after_seconds, safe_url, strip_credentials, url_credentials,
+)
+from pulse.config import display_path, known_secret_values, redact
 from pulse.errors import RateLimited, SourceError
 
 log = logging.getLogger(__name__)
 
 API_VERSION_HISTORY = "2026-03-10"
 KEPT_HEADERS = ("ETag", "Link", "Content-Type", "Last-Modified", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-RAW_FILE_HEADER = "X-Pulse-Raw-File"
-FETCHED_AT_HEADER = "X-Pulse-Fetched-At"
+FIRST_DIR = "_first"  # raw/github/_first/<endpoint>.json.gz: the first answer of each endpoint, never replaced
+DROPPED_HEADERS = ("Set-Cookie",)
+
+
+class RawWriteFailed(SourceError):
+    """A raw response could not be written (disk full, read-only, no permission): the run stops, nothing stored."""
+
+
+# Errors after which no further request of this run is made.
+STOPS_RUN = (RateLimited, Unreachable, RawWriteFailed)
 _LAST_RE = re.compile(r'<([^>]+)>\s*;\s*rel="last"')
 
 
@@ -59,11 +70,23 @@ def read_envelope(path: Path) -> dict:
 
 
 def write_envelope(path: Path, envelope: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a gzip JSON envelope whole or not at all; RawWriteFailed (one line) on any OS error."""
     tmp = path.with_name(path.name + ".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-        json.dump(envelope, fh)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+            json.dump(envelope, fh)
+        tmp.replace(path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise RawWriteFailed(
+            f"Could not write the raw response {display_path(path)}: {exc.strerror or type(exc).__name__}.",
+            "Free space in (or fix the permissions of) the raw directory, or point PULSE_RAW_DIR elsewhere, "
+            "then run again; nothing from this run was stored.",
+        ) from None
 
 
 @dataclass
@@ -83,6 +106,17 @@ class Reply:
     @property
     def message(self) -> str:
         return str(self.data.get("message", "")) if isinstance(self.data, dict) else ""
+
+
+def _recorded_time(text: str, raw_file: str | None) -> dt.datetime:
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise SourceError(f"Recorded response {raw_file} has a bad fetched_at ({text[:40]!r}).",
+                          "Replay only envelopes written by `pulse ingest github`.") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _header(headers, name: str) -> str | None:
@@ -118,11 +152,22 @@ class GitHubClient:
     new_etags: dict = field(default_factory=dict)
     remaining: int | None = None
     reset_at: float | None = None
+    run_seconds: float | None = None  # no request starts or runs past this many seconds from now
 
     def __post_init__(self):
-        self.base_url = self.base_url.rstrip("/")
+        # Credentials written in the base URL are used (Basic auth, when no token is set) but never
+        # kept in it: every URL built, stored or printed comes from the stripped base.
+        user, password = url_credentials(self.base_url)
+        self.base_url = strip_credentials(self.base_url).rstrip("/")
+        self.url_auth = bool(user or password)
+        self._secrets = sorted({v for v in [self.token, password, user if not password else None, *known_secret_values()]
+                                if v and len(v) >= 4}, key=len, reverse=True)
         if self.session is None:
             self.session = make_session(self.token, headers={"Accept": "application/vnd.github+json"})
+            if not self.token and self.url_auth:
+                pair = f"{user or ''}:{password or ''}".encode()
+                self.session.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        self.run_deadline = time.monotonic() + self.run_seconds if self.run_seconds else None
         self._local = threading.local()
         self._fetchers: list[Fetcher] = []
         self._lock = threading.Lock()
@@ -132,7 +177,8 @@ class GitHubClient:
     def _fetcher(self) -> Fetcher:
         fetcher = getattr(self._local, "fetcher", None)
         if fetcher is None:
-            fetcher = Fetcher(self.session, sleep=self.sleep, max_wait=self.max_wait)
+            fetcher = Fetcher(self.session, sleep=self.sleep, max_wait=self.max_wait, origin=self.base_url,
+                              run_deadline=self.run_deadline)
             self._local.fetcher = fetcher
             with self._lock:
                 self._fetchers.append(fetcher)
@@ -149,9 +195,22 @@ class GitHubClient:
     def url(self, path: str, params: dict | None = None) -> str:
         return f"{self.base_url}{path}" + (f"?{urlencode(params)}" if params else "")
 
+    @property
+    def base_text(self) -> str:
+        """The base URL for messages (credentials stripped)."""
+        return origin_text(self.base_url) + (urlsplit(self.base_url).path.rstrip("/"))
+
+    def scrub(self, text: str) -> str:
+        """Text with every known secret (token, URL credentials) replaced by '***'."""
+        for value in self._secrets:
+            text = text.replace(value, "***")
+        return redact(text)
+
     def _wait(self, seconds: float) -> bool:
         with self._lock:
             if self.waited + seconds > self.max_wait:
+                return False
+            if self.run_deadline is not None and time.monotonic() + seconds > self.run_deadline:
                 return False
             self.waited += seconds
         self.sleep(seconds)
@@ -220,27 +279,47 @@ class GitHubClient:
                 return self.get(path, params, slug=slug, name=name, headers=headers, conditional=False)
             return Reply(url, 200, envelope.get("headers", {}), self._parse(envelope["body"], url),
                          display_path(cached_file), True, envelope.get("final_url"), cached.get("etag"), now)
-        body = response.text
-        kept = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
-        raw_file = response.headers.get(RAW_FILE_HEADER)
+        # Scrubbed before anything is kept or parsed: a server echoing a token cannot get it stored.
+        body = self.scrub(response.text)
+        kept = {h: self.scrub(response.headers[h]) for h in KEPT_HEADERS if h in response.headers}
+        final_url = self.scrub(strip_credentials(response.url))
+        # Only the replay adapter may say where a body is kept and when it was fetched; a live
+        # server's headers of any name are never read for that.
+        raw_file = getattr(response, "pulse_raw_file", None) if self.replay else None
         if raw_file is None and self.raw_root is not None:
             target = self.raw_root / slug / self.stamp / f"{name}.json.gz"
-            write_envelope(target, {
-                "url": redact(url), "final_url": redact(response.url), "status": response.status_code,
+            envelope = {
+                "url": self.scrub(url), "final_url": final_url, "status": response.status_code,
                 "headers": kept, "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "redirected_from": [redact(r.url) for r in response.history], "body": body,
-            })
+                "redirected_from": [self.scrub(strip_credentials(r.url)) for r in response.history], "body": body,
+            }
+            write_envelope(target, envelope)
             raw_file = str(target)
+            self._keep_first(name, envelope, response)
         # Parsed after the envelope is written: a malformed body is kept for debugging, never cached.
         data = self._parse(body, url) if response.status_code == 200 else self._parse_quiet(body)
         etag = response.headers.get("ETag")
         if response.status_code == 200 and etag and raw_file and not self.replay:
             with self._lock:
                 self.new_etags[url] = {"etag": etag, "raw_file": raw_file, "link": kept.get("Link")}
-        fetched = response.headers.get(FETCHED_AT_HEADER)
-        fetched_at = dt.datetime.fromisoformat(fetched).astimezone(dt.UTC).replace(tzinfo=None) if fetched else now
+        fetched = getattr(response, "pulse_fetched_at", None) if self.replay else None
+        fetched_at = _recorded_time(fetched, raw_file) if fetched else now
         return Reply(url, response.status_code, kept, data, display_path(Path(raw_file)) if raw_file else None,
-                     False, response.url, etag, fetched_at)
+                     False, final_url, etag, fetched_at)
+
+    def first_answer(self, name: str) -> Path | None:
+        """Where the first answer of this endpoint kind is kept (None when raw files are not kept)."""
+        return self.raw_root / FIRST_DIR / f"{name.split('/')[0]}.json.gz" if self.raw_root is not None else None
+
+    def _keep_first(self, name: str, envelope: dict, response: requests.Response) -> None:
+        """Keep the first answer of each endpoint with all its headers, so its exact shape can be replayed."""
+        target = self.first_answer(name)
+        if target is None or target.exists():
+            return
+        headers = {k: self.scrub(v) for k, v in response.headers.items() if k not in DROPPED_HEADERS}
+        with self._lock:
+            if not target.exists():
+                write_envelope(target, {**envelope, "headers": headers, "kept_as": "first answer of this endpoint"})
 
     def forget(self, url: str) -> None:
         """Do not record this URL's ETag (its body was rejected)."""
@@ -310,10 +389,10 @@ class ReplayAdapter(BaseAdapter):
         _, path, envelope = found
         response.status_code = 200
         response.headers.update(envelope.get("headers", {}))
-        response.headers[RAW_FILE_HEADER] = str(path)
-        if envelope.get("fetched_at"):
-            response.headers[FETCHED_AT_HEADER] = envelope["fetched_at"]
-        response._content = envelope["body"].encode("utf-8")
+        # Where the body came from travels as attributes, not headers: a live server could send headers.
+        response.pulse_raw_file = str(path)
+        response.pulse_fetched_at = envelope.get("fetched_at")
+        response._content = str(envelope.get("body", "")).encode("utf-8")
         response.encoding = "utf-8"
         return response
 

@@ -41,6 +41,8 @@ SNAPSHOT_DIR = BUNDLE_ROOT / "data" / "snapshot"
 LEGACY_DATA_DIR = PROJECT_ROOT / "data"
 
 SECRET_NAMES = ("GITHUB_TOKEN", "HF_TOKEN")
+# Base-URL settings that may carry credentials (`https://user:TOKEN@host`): those are secrets too.
+URL_SECRET_SETTINGS = ("GITHUB_API_URL", "HF_ENDPOINT")
 
 # Every setting the project reads: name -> (default, description). The README's
 # configuration table is checked against this list by a test.
@@ -147,8 +149,27 @@ def secret(name: str) -> str | None:
     return value or None
 
 
+def _url_secrets(url: str) -> list[str]:
+    """The password of `scheme://user:password@host` (or the user when no password is given)."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    if "@" not in parts.netloc:
+        return []
+    userinfo = parts.netloc.rsplit("@", 1)[0]
+    user, _, password = userinfo.partition(":")
+    value = password or user
+    return [value, unquote(value)] if value else []
+
+
 def known_secret_values() -> list[str]:
-    return [v for v in (secret(n) for n in SECRET_NAMES) if v and len(v) >= 4]
+    values = [secret(n) for n in SECRET_NAMES]
+    values += [v for name in URL_SECRET_SETTINGS for v in _url_secrets(os.environ.get(name) or "")]
+    # Longest first, so a secret that contains another is replaced whole.
+    return sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
 
 
 def redact(text: str) -> str:

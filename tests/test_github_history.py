@@ -88,13 +88,35 @@ def test_last_page_from_link_header():
     assert last_page(None) is None and last_page('<https://x/?page=2>; rel="next"') is None
 
 
-def test_a_short_page_before_the_last_is_rejected():
+def test_history_is_checked_by_dates_not_by_page_size():
     full = parse_page([week(SUNDAY + (2 - i) * WEEK) for i in range(3)], 1)
-    short = parse_page([week(SUNDAY - 5 * WEEK)], 2)
-    last = parse_page([week(SUNDAY - 9 * WEEK)], 3)
-    with pytest.raises(HistoryRejected, match="page 2 of 3 has 1 weeks, not 3"):
-        assemble({1: full, 2: short, 3: last}, 3, per_page=3)
-    assert len(assemble({1: full, 2: last}, 2, per_page=3)) == 4
+    short = parse_page([week(SUNDAY - WEEK)], 2)  # a short page is fine when the dates run on
+    last = parse_page([week(SUNDAY - 2 * WEEK), week(SUNDAY - 3 * WEEK)], 3)
+    assert [w.start for w in assemble({1: full, 2: short, 3: last}, 3)] == \
+        [dt.date(2025, 6, 1) + dt.timedelta(weeks=k) for k in range(-3, 3)]
+    gap = parse_page([week(SUNDAY - 5 * WEEK)], 2)
+    with pytest.raises(HistoryRejected, match="between pages 1 and 2: 4 week\\(s\\) missing between 2025-04-27 and 2025-06-01"):
+        assemble({1: full, 2: gap}, 2)
+    with pytest.raises(HistoryRejected, match="page 1: 1 week\\(s\\) missing"):
+        parse_page([week(SUNDAY + 2 * WEEK), week(SUNDAY)], 1)
+    with pytest.raises(HistoryRejected, match="not whole weeks apart"):
+        parse_page([week(SUNDAY + 8 * 86400), week(SUNDAY)], 1)
+
+
+@pytest.mark.parametrize("newest_offset_days, message", [
+    (20, "recent weeks are missing"),
+    (-9, "after today"),
+])
+def test_the_newest_week_must_be_the_current_one(newest_offset_days, message):
+    weeks = parse_page([week(SUNDAY), week(SUNDAY - WEEK)], 1)
+    with pytest.raises(HistoryRejected, match=message):
+        assemble({1: weeks}, 1, today=dt.date(2025, 6, 1) + dt.timedelta(days=newest_offset_days))
+    assert len(assemble({1: weeks}, 1, today=dt.date(2025, 6, 7))) == 2
+
+
+def test_weeks_before_github_existed_are_rejected():
+    with pytest.raises(HistoryRejected, match="predates GitHub"):
+        parse_page([week(0)], 1)
 
 
 def test_source_module_interface_for_the_runner():

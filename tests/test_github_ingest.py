@@ -211,7 +211,8 @@ def test_malformed_history_page_rejects_that_history_only(db_file, fake, sleeps,
     ingest(db_file, sleeps)
     before = rows(db_file, "SELECT * FROM observations WHERE source='github_history' ORDER BY ALL")
     pt = fake.repos["pytorch/pytorch"]
-    pt.weeks.append({**pt.weeks[-1], "week": pt.weeks[-1]["week"] + 7 * 86400})  # a new week: every page changes
+    newest = pt.weeks[-1]  # a new star this week: the repo and page 1 change, so every page is asked again
+    pt.weeks[-1] = {**newest, "days": [newest["days"][0] + 1, *newest["days"][1:]], "total": newest["total"] + 1}
     pt.page_override[3] = _bad_week(kind)
     fake.repos["jax-ml/jax"].stars = 9999
     run = ingest(db_file, sleeps)
@@ -231,10 +232,8 @@ def test_malformed_history_page_rejects_that_history_only(db_file, fake, sleeps,
     assert again.status == "ok"
     page3 = [r for r in fake.requests("stargazers/history") if r.args["page"] == "3"]
     assert page3 and page3[0].headers.get("If-None-Match") != bad_etag
-    # The appended week lies in the future: its stars are not given a day, so the last point is
-    # pinned to stargazers_count and the difference recorded.
     assert rows(db_file, "SELECT max(value) FROM observations WHERE source='github_history' AND framework='pytorch'") == [(pt.star_count,)]
-    assert rows(db_file, "SELECT history_delta FROM github_repos WHERE framework='pytorch'") == [(pt.weeks[-1]["total"],)]
+    assert rows(db_file, "SELECT history_delta FROM github_repos WHERE framework='pytorch'") == [(0,)]
 
 
 def test_truncated_repo_json_skips_that_repo(db_file, fake, sleeps):

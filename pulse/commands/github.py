@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pulse.cli import db_option, resolve_db
-from pulse.errors import RateLimited
+from pulse.errors import SourceError
 
 
 def register(main: click.Group, ingest: click.Group) -> None:
@@ -22,7 +22,8 @@ def register(main: click.Group, ingest: click.Group) -> None:
 
         Requests are conditional (ETags): an unchanged refresh costs only 304 answers.
         GITHUB_TOKEN (environment or .streamlit/secrets.toml) raises the limit from 60
-        to 5,000 requests/hour; GITHUB_API_URL points at another API server.
+        to 5,000 requests/hour; GITHUB_API_URL points at another API server. The first
+        connection failure stops the run with one message; no answer may take over 60 s.
 
         \b
         Example:
@@ -35,7 +36,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
         path = resolve_db(db)
         try:
             run = github.run(path, list(frameworks) or None, replay=replay)
-        except RateLimited as exc:
+        except SourceError as exc:  # a spent rate limit or an unusable server after some repositories were stored
             if getattr(exc, "run", None) is not None:
                 click.echo(github.summary(exc.run))
             raise
