@@ -43,6 +43,8 @@ HISTORY_PER_PAGE = 30
 # GitHub began in 2008: about 950 weeks, 32 pages of 30. A `rel="last"` beyond this is not a real history.
 HISTORY_MAX_PAGES = 60
 RUN_DEADLINE = 600.0  # seconds: below the runner's default per-source limit (900), so a slow run stops cleanly
+REQUEST_DEADLINE = 60.0  # seconds for one whole answer (headers and body), whatever the server's pace
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a repo answer is ~7 KB and a history page ~3 KB
 STARGAZERS_PER_PAGE = 100
 STARGAZERS_MAX_PAGES = 400  # GitHub serves at most 400 pages (40,000 stars) of the list
 SAMPLE_BUDGET = 15  # pages sampled from the stargazer list, like star-history.com
@@ -359,7 +361,7 @@ def save(con: duckdb.DuckDBPyConnection, fetched: Fetched, client: GitHubClient,
 
 def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | None = None, token: str | None = None,
         base_url: str | None = None, sleep: Callable[[float], None] = time.sleep, session=None,
-        run_seconds: float | None = RUN_DEADLINE) -> store.Run:
+        run_seconds: float | None = None) -> store.Run:
     """Fetch every listed repo (or `frameworks`), then store; raises RateLimited/SourceError on failure.
 
     A run where some repos failed is stored as 'partial' naming them; a spent rate limit
@@ -374,7 +376,8 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | No
             base_url if not replay else "https://api.github.com", token,
             raw_root=None if replay else config.raw_dir() / "github",
             stamp=f"{store.utcnow():%Y%m%dT%H%M%SZ}-{run_.run_id}", etags=etags, sleep=sleep,
-            session=replay_session(replay) if replay else session, replay=bool(replay), run_seconds=run_seconds,
+            session=replay_session(replay) if replay else session, replay=bool(replay),
+            run_seconds=run_seconds or RUN_DEADLINE, request_seconds=REQUEST_DEADLINE, max_bytes=MAX_BODY_BYTES,
         )
         try:
             fetched = fetch_all(client, chosen, prior)

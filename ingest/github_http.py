@@ -26,7 +26,7 @@ import requests
 from requests.adapters import BaseAdapter
 
 from ingest.http import (
-    Fetcher, Unreachable, make_session, origin_text, retry_after_seconds, safe_url, strip_credentials, url_credentials,
+    MAX_BODY_BYTES, REQUEST_DEADLINE, Fetcher, Unreachable, make_session, origin_text, retry_after_seconds, safe_url, strip_credentials, url_credentials,
 )
 from pulse.config import display_path, known_secret_values, redact
 from pulse.errors import RateLimited, SourceError
@@ -153,6 +153,8 @@ class GitHubClient:
     remaining: int | None = None
     reset_at: float | None = None
     run_seconds: float | None = None  # no request starts or runs past this many seconds from now
+    request_seconds: float = REQUEST_DEADLINE  # one whole answer, headers and body
+    max_bytes: int = MAX_BODY_BYTES
 
     def __post_init__(self):
         # Credentials written in the base URL are used (Basic auth, when no token is set) but never
@@ -178,7 +180,7 @@ class GitHubClient:
         fetcher = getattr(self._local, "fetcher", None)
         if fetcher is None:
             fetcher = Fetcher(self.session, sleep=self.sleep, max_wait=self.max_wait, origin=self.base_url,
-                              run_deadline=self.run_deadline)
+                              run_deadline=self.run_deadline, deadline=self.request_seconds, max_bytes=self.max_bytes)
             self._local.fetcher = fetcher
             with self._lock:
                 self._fetchers.append(fetcher)
