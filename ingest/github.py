@@ -253,6 +253,18 @@ class Fetched:
     asked: int = 0
 
 
+def nothing_read(repos: list[RepoData], problems: list[str]) -> SourceError:
+    """One short message when every repository failed: the first failure in full, the others by name.
+
+    Thirteen copies of the same failure (one per repository) do not fit a cron mail.
+    """
+    first = problems[0].rstrip(". ") if problems else "no answer"
+    others = [r.requested for r in repos[1:]]
+    more = f" ({len(others)} more failed too: {', '.join(others)})" if others else ""
+    return SourceError(f"No GitHub repository could be read: {first}.{more}",
+                       "Check the network, GITHUB_API_URL and the names in pulse/frameworks.toml.")
+
+
 def unreachable_error(exc: Unreachable, base: str, done: int, total: int) -> SourceError:
     """One message for a server that cannot be used: names the base URL and what to check."""
     if isinstance(exc, ConnectionFailed):
@@ -400,7 +412,7 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | No
         if not any(r.repo for r in fetched.repos):
             if fetched.stopped:
                 raise fetched.stopped
-            raise SourceError("No GitHub repository could be read: " + "; ".join(problems), "Check the network, GITHUB_API_URL and the names in pulse/frameworks.toml.")
+            raise nothing_read(fetched.repos, problems)
         with db.write_session(db_path) as con:
             run_.rows = save(con, fetched, client, run_)
             if fetched.stopped:
