@@ -376,8 +376,8 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, replay: Path | No
         run_seconds: float | None = None) -> store.Run:
     """Fetch every listed repo (or `frameworks`), then store; raises RateLimited/SourceError on failure.
 
-    A run where some repos failed is stored as 'partial' naming them; a spent rate limit
-    stores what was complete, records the run, then raises RateLimited.
+    A run where some repos failed is stored as 'partial' naming them; a spent rate limit or an
+    unusable server (Unreachable) stores what was complete, records the run, then raises.
     """
     chosen = [registry.get(f) for f in (registry.validate(frameworks) if frameworks else registry.ids())]
     token = None if replay else (token or config.secret("GITHUB_TOKEN"))
