@@ -435,7 +435,7 @@ def summary(run_: store.Run) -> str:
     for fid, info in d.get("repos", {}).items():
         renamed = f" (formerly {', '.join(info['former_names'])})" if info.get("former_names") else ""
         pinned = f" (last point pinned, {info['pinned_delta']:+d} vs the history's sum)" if info.get("pinned_delta") else ""
-        lines.append(f"  {fid:<13} {info.get('full_name') or '-'}{renamed}: history {info.get('history') or 'not fetched'}{pinned}")
+        lines.append(f"  {fid:<13} {info.get('full_name') or '-'}{renamed}: history {info.get('history') or ('not stored, see Problems' if info.get('problems') else 'not fetched')}{pinned}")
     if run_.error:
         lines.append(f"Problems: {run_.error}")
     if d.get("rate_remaining") is not None:

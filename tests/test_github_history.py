@@ -130,3 +130,33 @@ def test_source_module_interface_for_the_runner():
     params = inspect.signature(module.run).parameters
     assert list(params)[0] == "db_path"
     assert all(p.default is not inspect.Parameter.empty for name, p in params.items() if name != "db_path")
+
+
+def test_any_json_gives_weeks_or_a_rejection_never_a_crash():
+    """Fuzz: whatever JSON a server sends as a history page, parsing either validates or refuses it."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers(min_value=-2 ** 70, max_value=2 ** 70) | st.floats() | st.text(max_size=5)
+    json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                               max_leaves=30)
+    weeks = st.fixed_dictionaries({
+        "week": st.integers(min_value=-10, max_value=2 ** 40) | st.sampled_from([SUNDAY, SUNDAY - WEEK, SUNDAY + WEEK]) | json_values,
+        "days": st.lists(st.integers(min_value=-2, max_value=10 ** 6), min_size=6, max_size=8) | json_values,
+        "total": st.integers(min_value=-1, max_value=10 ** 7) | json_values,
+    })
+    pages = st.lists(weeks | json_values, max_size=6) | json_values
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(pages, pages)
+    def check(page1, page2):
+        try:
+            parsed = {1: parse_page(page1, 1), 2: parse_page(page2, 2)}
+            result = assemble(parsed, 2, today=dt.date(2025, 6, 10))
+        except HistoryRejected as exc:
+            assert str(exc).startswith("Star history")
+            return
+        assert all(b.start - a.start == dt.timedelta(days=7) for a, b in zip(result, result[1:]))
+        assert all(len(w.days) == 7 and sum(w.days) == w.total and min(w.days) >= 0 for w in result)
+
+    check()
