@@ -339,6 +339,8 @@ def history_rows(repo: RepoData, run_id: str) -> pd.DataFrame:
 
 def save(con: duckdb.DuckDBPyConnection, fetched: Fetched, client: GitHubClient, run: store.Run) -> int:
     """Write counts, accepted histories, repo metadata and ETags; return observation rows written."""
+    if github_store.scrub_stored_credentials(con):
+        log.warning("removed credentials that an earlier version stored inside URLs (citations, ETag cache, run errors)")
     frames = []
     for repo in fetched.repos:
         if repo.repo is None:

@@ -66,3 +66,24 @@ def load_prior(db_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
         return etags, {row["framework"]: row for row in repos.to_dict("records")}
     finally:
         con.close()
+
+
+_USERINFO = r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@"
+
+
+def scrub_stored_credentials(con: duckdb.DuckDBPyConnection) -> int:
+    """Remove `user:token@` from URLs that earlier versions stored (citations, ETag cache, run errors).
+
+    Before credentials were stripped from GITHUB_API_URL, a token written inside it reached
+    history citations and github_etags.url; the next run cleans them. Returns rows changed.
+    """
+    changed_rows = con.execute(
+        "UPDATE observations SET citation = regexp_replace(citation, ?, '\\1') "
+        "WHERE source IN ('github', 'github_history', 'github_sampled') AND regexp_matches(citation, ?)",
+        [_USERINFO, _USERINFO]).fetchall()[0][0]
+    changed_rows += con.execute("DELETE FROM github_etags WHERE regexp_matches(url, ?)", [_USERINFO]).fetchall()[0][0]
+    anywhere = _USERINFO.removeprefix("^")
+    changed_rows += con.execute(
+        "UPDATE ingest_runs SET error = regexp_replace(error, ?, '\\1', 'g') WHERE source = 'github' AND regexp_matches(error, ?)",
+        [anywhere, anywhere]).fetchall()[0][0]
+    return changed_rows

@@ -428,3 +428,18 @@ def test_a_huge_last_page_claim_is_refused_without_asking_the_pages(fake_github,
     run = github.run(db_file, ["pytorch"], sleep=lambda s: None)
     assert run.status == "partial" and "1,000,000,000 pages" in run.error
     assert fake_github.count("stargazers/history") == 1
+
+
+def test_credentials_stored_by_earlier_versions_are_removed_on_the_next_run(fake_github, db_file):
+    fake_github.add(FakeRepo("pytorch/pytorch", synthetic_weeks(TODAY - dt.timedelta(days=50), TODAY)))
+    github.run(db_file, ["pytorch"], sleep=lambda s: None)
+    leaked = f"http://user:{SECRET}@127.0.0.1:1/repos/pytorch/pytorch/stargazers/history"
+    con = duckdb.connect(str(db_file))
+    con.execute("UPDATE observations SET citation = ? WHERE source = 'github_history'", [leaked])
+    con.execute("INSERT INTO github_etags VALUES (?, 'e', 'f', NULL, now())", [leaked])
+    con.execute("UPDATE ingest_runs SET error = ?", [f"failed on {leaked} twice: {leaked}"])
+    con.close()
+    github.run(db_file, ["pytorch"], sleep=lambda s: None)
+    text = all_text(db_file)
+    assert SECRET not in text and "user:" not in text
+    assert "http://127.0.0.1:1/repos/pytorch/pytorch/stargazers/history" in text
