@@ -8,7 +8,9 @@ Modules that define charts are listed in CHART_MODULES and register with @chart(
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +22,11 @@ import plotly.io as pio
 from pulse import registry
 
 CHART_MODULES: list[str] = ["analytics.github", "analytics.overview", "analytics.trends", "analytics.paperswithcode", "analytics.huggingface", "analytics.probe"]
+
+EMPTY_ANNOTATION = "pulse-empty"
+# Plotly templates per dashboard theme; the page background shows through (transparent paper)
+# so a chart reads the same as the page around it, light or dark.
+TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
 
 VIEWS = {
     "absolute": "absolute",
@@ -61,6 +68,19 @@ class ChartResult:
         lines = [f"Source: {'; '.join(self.sources) or 'none'}", f"As of: {self.as_of}", f"Transform: {self.transform}"]
         return lines + self.notes
 
+    @property
+    def has_data(self) -> bool:
+        """False when nothing is plotted: pages show an empty-state card and reports list it instead."""
+        return not self.data.empty
+
+    @property
+    def empty_message(self) -> str:
+        """Why nothing is plotted, as the builder said it (its empty figure's message)."""
+        for annotation in self.figure.layout.annotations or ():
+            if annotation.name == EMPTY_ANNOTATION:
+                return annotation.text or ""
+        return "No data for these options."
+
 
 @dataclass(frozen=True)
 class ChartSpec:
@@ -74,11 +94,22 @@ CHARTS: dict[str, ChartSpec] = {}
 
 
 def chart(name: str, title: str, page: str):
-    """Register a chart builder under a stable name (used in URLs and `pulse export`)."""
+    """Register a chart builder under a stable name (used in URLs and `pulse export`).
+
+    The catalogue title is the chart's one name: on its page, in `pulse export --list`, in the
+    report and on the figure itself, whatever title the builder drew.
+    """
 
     def decorate(func):
-        CHARTS[name] = ChartSpec(name, title, page, func)
-        return func
+        @functools.wraps(func)
+        def build(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
+            result = func(con, options)
+            result.title = title
+            result.figure.update_layout(title_text=title)
+            return result
+
+        CHARTS[name] = ChartSpec(name, title, page, build)
+        return build
 
     return decorate
 
@@ -90,7 +121,7 @@ def catalog() -> dict[str, ChartSpec]:
 
 
 def template(theme: str) -> str:
-    return "plotly_dark" if theme == "dark" else "plotly_white"
+    return TEMPLATES["dark"] if theme == "dark" else TEMPLATES["light"]
 
 
 def apply_template(fig: go.Figure, theme: str) -> go.Figure:
@@ -120,6 +151,29 @@ def style(fig: go.Figure, title: str, options: ChartOptions, y_title: str = "") 
     )
     if options.log:
         fig.update_yaxes(type="log")
+        log_ticks(fig)
+    return fig
+
+
+def log_ticks(fig: go.Figure) -> go.Figure:
+    """Label a log y axis with full values on a 1-2-5 grid ('200k', not plotly's bare '2')."""
+    values = []
+    for trace in fig.data:
+        ys = getattr(trace, "y", None)
+        if ys is None:
+            continue
+        values.extend(float(v) for v in ys if v is not None and not (isinstance(v, float) and math.isnan(v)) and float(v) > 0)
+    if not values:
+        return fig
+    low, high = min(values), max(values)
+    grid = [(step, step * 10.0 ** exponent)
+            for exponent in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1) for step in (1, 2, 5)]
+    ticks = [t for _, t in grid if low / 2 <= t <= high * 2]
+    if len(ticks) > 12:  # many decades: powers of ten only
+        ticks = [t for step, t in grid if step == 1 and low / 10 <= t <= high * 10]
+    from analytics import formatting
+
+    fig.update_yaxes(tickmode="array", tickvals=ticks, ticktext=[formatting.compact(t) for t in ticks])
     return fig
 
 
@@ -129,7 +183,7 @@ def color(framework: str) -> str:
 
 def empty_figure(message: str, options: ChartOptions) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", name=EMPTY_ANNOTATION)
     apply_template(fig, options.theme)
     fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False})
     return fig

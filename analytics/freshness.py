@@ -21,6 +21,9 @@ from pulse.config import redact
 # late or slow cron run, while a single missed daily run is flagged within half a day.
 STALE_FACTOR = 1.5
 GOOD_STATUSES = ("ok", "partial")
+# States: a source with no recorded run at all is "not set up" (nobody asked for it yet: a fresh
+# install is healthy); one that ran but never succeeded is "never" and needs attention.
+NOT_SET_UP = "not set up"
 
 
 @dataclass
@@ -28,7 +31,7 @@ class SourceFreshness:
     source: str
     description: str
     cadence_hours: float | None
-    state: str  # ok, stale, failing, never
+    state: str  # ok, stale, failing, never (ran, never succeeded), not set up (never ran)
     stale: bool
     failing: bool
     last_ok_at: dt.datetime | None
@@ -81,10 +84,12 @@ def assess(runs: pd.DataFrame, sources: dict[str, tuple[str, dt.timedelta | None
         last = mine.iloc[0] if len(mine) else None
         age = (now - last_ok).total_seconds() / 3600 if last_ok else None
         cadence_h = cadence.total_seconds() / 3600 if cadence else None
-        stale = last_ok is None or (cadence_h is not None and age > cadence_h * STALE_FACTOR)
-        failing = last is not None and last["status"] == "failed"
+        set_up = last is not None
+        stale = set_up and (last_ok is None or (cadence_h is not None and age > cadence_h * STALE_FACTOR))
+        failing = set_up and last["status"] == "failed"
         since_ok = mine[mine["finished_at"] > pd.Timestamp(last_ok)] if last_ok else mine
-        state = "failing" if failing else "never" if last_ok is None else "stale" if stale else "ok"
+        state = (NOT_SET_UP if not set_up else "failing" if failing else "never" if last_ok is None
+                 else "stale" if stale else "ok")
         out.append(SourceFreshness(
             source=name,
             description=description,

@@ -55,3 +55,19 @@ def last_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pd.DataFrame:
         "ORDER BY started_at DESC LIMIT ?",
         [limit],
     ).df()
+
+
+def has_metrics(con: duckdb.DuckDBPyConnection, prefixes: list[str] | tuple[str, ...]) -> bool:
+    """Whether any observation has a metric starting with one of these prefixes."""
+    if not prefixes:
+        return False
+    clause = " OR ".join("starts_with(metric, ?)" for _ in prefixes)
+    return con.execute(f"SELECT EXISTS (SELECT 1 FROM observations WHERE {clause})", list(prefixes)).fetchone()[0]
+
+
+def claims_about(con: duckdb.DuckDBPyConnection, prefixes: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """(id, claim) of the ledger's claims whose metric starts with one of these prefixes, ledger order."""
+    if not prefixes or not db.table_exists(con, "claims"):
+        return []
+    clause = " OR ".join("starts_with(coalesce(metric, ''), ?)" for _ in prefixes)
+    return [(r[0], r[1]) for r in con.execute(f"SELECT id, claim FROM claims WHERE {clause} ORDER BY rowid", list(prefixes)).fetchall()]

@@ -70,7 +70,7 @@ def headline_tables(con: duckdb.DuckDBPyConnection, frameworks: list[str] | None
     return out
 
 
-@chart("overview-stars-share", "Share of GitHub stars today", page="overview")
+@chart("overview-stars-share", "Latest GitHub stars per framework", page="overview")
 def stars_share_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
     frame = latest_by_metric(con, "github_stars", frameworks=options.frameworks)
     title = "Latest GitHub stars per framework"

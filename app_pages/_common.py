@@ -6,6 +6,7 @@ Pages import from here and stay thin: read widgets, call analytics, draw.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import re
 from functools import partial
@@ -14,8 +15,10 @@ from urllib.parse import urlencode
 
 import duckdb
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from analytics import formatting, inventory
 from analytics.charts import VIEWS, ChartOptions, ChartResult, catalog
 from pulse import config, db, registry
 from pulse.bootstrap import ensure_database
@@ -177,17 +180,88 @@ def show_downloads(result: ChartResult, key: str, options: ChartOptions, chart: 
         st.caption(f"PNG, SVG and PDF downloads are off. {unavailable}")
 
 
-def show_chart(result: ChartResult, key: str, options: ChartOptions | None = None, chart: str | None = None) -> None:
-    """Draw a catalogued chart with its provenance under it and its downloads.
+# Plotly's own toolbar: no image download (the page's buttons carry the sources; plotly's would not).
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "lasso2d", "select2d"], "responsive": True}
 
+
+def show_chart(result: ChartResult, key: str, options: ChartOptions | None = None, chart: str | None = None,
+               empty: dict | None = None) -> bool:
+    """Draw a catalogued chart under its one name, with its provenance and downloads; False if it had no data.
+
+    A chart with no data draws no frame and no download buttons: one compact card instead, saying
+    why (the builder's message) plus what `empty` adds (keyword arguments of empty_state()).
     options default to the view in the URL; chart (the catalogue name) defaults to key when key is one.
     """
-    st.plotly_chart(result.figure, width="stretch", key=f"chart_{key}")
-    st.caption(" · ".join(result.provenance_lines()))
     if chart is None and key in catalog():
         chart = key
+    if not result.has_data:
+        empty_state(result.title, **({"shows": result.empty_message} | (empty or {})), key=f"{key}_empty")
+        return False
+    st.subheader(result.title)
+    figure = go.Figure(result.figure)
+    # The page names the chart above it; a title inside the figure would collide with the legend on phones.
+    figure.update_layout(title_text="", margin_t=40)
+    st.plotly_chart(figure, width="stretch", key=f"chart_{key}", config=PLOTLY_CONFIG)
+    st.caption(" · ".join(result.provenance_lines()))
     show_downloads(result, key, options or view_options(), chart)
+    return True
 
 
-def show_provenance_table(frame: pd.DataFrame) -> None:
-    st.dataframe(frame, hide_index=True, width="stretch")
+def empty_state(title: str, shows: str, fill: str = "", metrics: list[str] | tuple[str, ...] = (), *,
+                link: tuple[str, str] | None = None, key: str | None = None) -> None:
+    """One compact card for a page or chart with no data: what it will show, what fills it, what it checks.
+
+    fill: the one command, upload or button that fills it (markdown); metrics: metric-name prefixes
+    whose ledger claims this data would check; link: (label, url) of a ready-made page to fill it from.
+    """
+    claims = inventory.claims_about(connection(), tuple(metrics)) if metrics else []
+    with st.container(border=True, key=key):
+        st.markdown(f":material/hourglass_empty: **{title}**: no data yet. {shows}")
+        if fill:
+            st.markdown(f"**To fill it:** {fill}")
+        if link:
+            st.link_button(link[0], link[1], icon=":material/open_in_new:")
+        if claims:
+            listed = "; ".join(f"_{_short(text)}_" for _, text in claims[:3])
+            more = f" and {len(claims) - 3} more" if len(claims) > 3 else ""
+            st.caption(f"It would check {len(claims)} claim{'s' if len(claims) != 1 else ''} on the Claims page: {listed}{more}.")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+_METRIC_ARROW = "delta_arrow" in inspect.signature(st.metric).parameters
+
+
+def metric(column, label: str, value: str, note: str | None = None, help: str | None = None) -> None:
+    """A card; note (e.g. 'as of 2024-04-01') shows under the value, muted and without an arrow."""
+    extra = {"delta": note, "delta_color": "off"} if note else {}
+    if note and _METRIC_ARROW:
+        extra["delta_arrow"] = "off"
+    column.metric(label, value, help=help, **extra)
+
+
+_PLACEHOLDER = "placeholder" in inspect.signature(st.dataframe).parameters
+
+
+def show_table(frame: pd.DataFrame, columns: dict[str, str] | list[str] | None = None, *, key: str | None = None,
+               column_config: dict | None = None) -> None:
+    """A table with human column labels, dates as text and missing values as an em dash (never None/NaN/NaT)."""
+    shown = formatting.display_frame(frame, columns)
+    config_ = {}
+    for column in shown.columns:
+        series = shown[column]
+        if pd.api.types.is_bool_dtype(series):
+            config_[column] = st.column_config.CheckboxColumn(column)
+        elif pd.api.types.is_numeric_dtype(series):
+            # The browser's locale: thousands separators, at most 3 decimals, never scientific notation.
+            config_[column] = st.column_config.NumberColumn(column, format="localized")
+        elif series.astype(str).str.startswith(("http://", "https://")).any():
+            config_[column] = st.column_config.LinkColumn(column)
+    config_.update(column_config or {})
+    extra = {"placeholder": formatting.MISSING} if _PLACEHOLDER else {}
+    if not _PLACEHOLDER:
+        shown = shown.astype(object).where(shown.notna(), formatting.MISSING)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config_, key=key, **extra)

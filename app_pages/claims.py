@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from analytics import claims
+from analytics import claims, formatting
 from app_pages import _common
 
 STATUS_ICON = {
@@ -35,8 +35,9 @@ status_filter = st.multiselect("Show", list(STATUS_ICON), default=list(STATUS_IC
 for row in verdicts[verdicts["status"].isin(status_filter)].itertuples(index=False):
     with st.container(border=True):
         st.markdown(f"{STATUS_ICON.get(row.status, '')} **{row.status.capitalize()}** · _{row.claim}_")
-        quoted = f"{row.value:g} {row.unit}" if row.value is not None and row.value == row.value else "qualitative"
-        st.caption(f"Claimed by: {row.source} ({row.source_date or 'undated'}) · quoted figure: {quoted} · claim id `{row.id}`")
+        quoted = formatting.significant(row.value, 6) + (f" {row.unit}" if not formatting.is_missing(row.unit) else "") \
+            if not formatting.is_missing(row.value) else "qualitative"
+        st.caption(f"Claimed by: {row.source} ({'undated' if formatting.is_missing(row.source_date) else formatting.text(row.source_date)}) · quoted figure: {quoted} · claim id `{row.id}`")
         if row.measured:
             line = f"**Data:** {row.measured}"
             if row.as_of:

@@ -15,17 +15,12 @@ render_freshness(con)
 
 series = inventory.series_summary(con)
 st.subheader("Series")
-st.dataframe(
-    series.assign(first_date=series["first_date"].dt.date, last_date=series["last_date"].dt.date),
-    hide_index=True, width="stretch",
-    column_config={"rows": st.column_config.NumberColumn("Rows", format="%d"), "first_date": "First date", "last_date": "Last date",
-                   "citations": "Citation(s)", "n_citations": "Distinct citations", "last_ingest": "Last ingest (UTC)"},
-    key="data_series",
-)
+_common.show_table(series, ["source", "metric", "variant", "framework", "rows", "first_date", "last_date", "retrieved_at",
+                            "citations", "n_citations", "last_ingest"], key="data_series")
 
 st.subheader("Recent ingest runs")
 runs = inventory.last_runs(con)
 if runs.empty:
-    st.info("No ingest has run yet.")
+    st.caption("No ingest has run yet.")
 else:
-    st.dataframe(runs, hide_index=True, width="stretch", key="data_runs")
+    _common.show_table(runs, key="data_runs")

@@ -5,8 +5,10 @@ import datetime as dt
 import streamlit as st
 
 from analytics import huggingface as hub
+from analytics import inventory
 from analytics.charts import CHARTS, ChartOptions, catalog
-from app_pages._common import connection, date_range_filter, framework_filter, log_filter, show_chart, theme, view_filter
+from app_pages._common import (connection, date_range_filter, empty_state, framework_filter, log_filter, show_chart, show_table, theme,
+                               view_filter)
 
 st.title("Hugging Face Hub")
 st.caption("Models on the Hub carrying each framework's weight tags (pytorch, tf, jax, keras, ...), by creation month. "
@@ -14,6 +16,13 @@ st.caption("Models on the Hub carrying each framework's weight tags (pytorch, tf
 
 con = connection()
 catalog()
+if not inventory.has_metrics(con, ("hf_",)):
+    empty_state("Hugging Face Hub models per framework",
+                "This page will chart the models on the Hub per framework tag over time, each framework's share, and "
+                "the share of TensorFlow/Keras models also available for PyTorch.",
+                "run `pulse ingest huggingface` (API crawl, resumable), or `pulse ingest huggingface --hub-stats "
+                "models.parquet` for a whole-Hub snapshot without API calls.", ("hf_",), key="hub_empty")
+    st.stop()
 frameworks = framework_filter(key="frameworks", choices=hub.hub_frameworks())
 start, end = date_range_filter(dt.date(2022, 1, 1), dt.date.today())
 view = view_filter(views=hub.VIEWS)
@@ -36,20 +45,17 @@ for column, (claim, verdict) in zip(st.columns(max(len(verdicts), 1)), verdicts,
             st.caption(f"As of {verdict.as_of}" + (f" · today: {verdict.today}" if verdict.today else "")
                        + f" · {verdict.basis} · claim: {claim['source']}, {claim['source_date'] or 'undated'}")
 
-st.subheader("Models per framework")
-show_chart(CHARTS["hf-models"].builder(con, options), key="hub_models")
-st.caption("Basis: weight tags; PyTorch = the `pytorch` tag (`hf_models`, variant ''), which most models uploaded "
-           "since 2023 lack. Stored beside it: PyTorch-loadable (`transformers` + `safetensors`, no TF/Flax-only "
-           "weights; variant `pytorch-loadable`) and the two together (variant `pytorch-tag-or-loadable`); see docs/metrics.md.")
-
-st.subheader("Share among framework-tagged models")
-show_chart(CHARTS["hf-share"].builder(con, options), key="hub_share")
-st.caption("Basis: weight tags only (`pytorch`, `tf`, `jax`, `keras`, ...); a PyTorch-loadable model without the `pytorch` tag is not in PyTorch's share.")
-
-st.subheader("TensorFlow and Keras models also on PyTorch")
-show_chart(CHARTS["hf-tf-keras-also-pytorch"].builder(con, options), key="hub_also_pytorch")
-st.caption("Basis: a model tagged `tf` or `keras` that also carries the `pytorch` tag (variant ''). "
-           "Counting PyTorch-loadable models too is stored as variant `pytorch-tag-or-loadable`.")
+BASIS = {
+    "hf-models": "Basis: weight tags; PyTorch = the `pytorch` tag (`hf_models`, variant ''), which most models uploaded "
+                 "since 2023 lack. Stored beside it: PyTorch-loadable (`transformers` + `safetensors`, no TF/Flax-only "
+                 "weights; variant `pytorch-loadable`) and the two together (variant `pytorch-tag-or-loadable`); see docs/metrics.md.",
+    "hf-share": "Basis: weight tags only (`pytorch`, `tf`, `jax`, `keras`, ...); a PyTorch-loadable model without the `pytorch` tag is not in PyTorch's share.",
+    "hf-tf-keras-also-pytorch": "Basis: a model tagged `tf` or `keras` that also carries the `pytorch` tag (variant ''). "
+                                "Counting PyTorch-loadable models too is stored as variant `pytorch-tag-or-loadable`.",
+}
+for name, basis in BASIS.items():
+    if show_chart(CHARTS[name].builder(con, options), key=name.replace("-", "_"), chart=name):
+        st.caption(basis)
 
 with st.expander("Data behind this page"):
     status = hub.data_status(con)
@@ -57,10 +63,9 @@ with st.expander("Data behind this page"):
         st.info("No Hugging Face data yet. Run `pulse ingest huggingface` (API, resumable) "
                 "or `pulse ingest huggingface --hub-stats models.parquet` (whole-Hub snapshot).")
     else:
-        st.dataframe(status, hide_index=True, width="stretch")
+        show_table(status, key="hub_status")
         st.caption("A framework's API counts appear once every one of its tags' crawls is complete.")
 
 libraries = CHARTS["hf-libraries"].builder(con, options)
-if not libraries.data.empty:
-    st.subheader("By library_name (hub-stats snapshot)")
-    show_chart(libraries, key="hub_libraries")
+if libraries.has_data:
+    show_chart(libraries, key="hub_libraries", chart="hf-libraries")

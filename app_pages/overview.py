@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analytics import overview
+from analytics import formatting, overview
 from analytics.charts import ChartOptions, catalog
 from app_pages import _common
 
@@ -15,25 +15,27 @@ con = _common.connection()
 frameworks = _common.framework_filter()
 options = ChartOptions(frameworks=frameworks, theme=_common.theme())
 result = catalog()["overview-stars-share"].builder(con, options)
-_common.show_chart(result, key="overview_stars")
+_common.show_chart(result, key="overview_stars", empty={
+    "fill": "Run `pulse db init` (the embedded snapshot) or `pulse ingest github`.", "metrics": ("github_",)})
 
 tables = overview.headline_tables(con, frameworks)
-if not tables:
-    st.info("No data yet. Run `pulse db init` or an ingest (see the Data page).")
 for metric, label, shown in tables:
     st.subheader(label)
+    share_metric = "share" in metric
+    newest = shown["date"].max()
     cols = st.columns(max(1, min(4, len(shown))))
     for col, row in zip(cols, shown.head(4).itertuples(index=False), strict=False):
-        value = f"{row.value:.1%}" if "share" in metric else f"{row.value:,.0f}"
-        share = f"{row.share:.1%} of the current ones listed" if row.current else "older figure, not in the share"
-        col.metric(row.name, value, help=f"{share} · as of {row.date.date()} · source: {row.source}")
-    table = shown.assign(date=shown["date"].dt.date)[["name", "value", "share", "date", "source", "citation"]]
-    st.dataframe(
-        table, hide_index=True, width="stretch",
-        column_config={
-            "name": "Framework", "value": st.column_config.NumberColumn("Value", format="%,.4g" if "share" in metric else "%,d"),
-            "share": st.column_config.NumberColumn("Share of listed", format="percent"),
-            "date": "As of", "source": "Source", "citation": st.column_config.LinkColumn("Citation"),
-        },
+        value = formatting.percent(row.value) if share_metric else formatting.number(row.value)
+        share = f"{formatting.percent(row.share)} of the current ones listed" if row.current else "older figure, not in the share"
+        older = row.date < newest
+        _common.metric(col, row.name, value, note=formatting.as_of(row.date) if older else None,
+                       help=f"{share} · {formatting.as_of(row.date)} · source: {row.source}")
+    st.caption(f"Latest value per framework, {formatting.as_of(newest)}"
+               + (" unless a card says otherwise" if (shown["date"] < newest).any() else "") + ".")
+    _common.show_table(
+        shown, {"name": "Framework", "value": "Share" if share_metric else "Value", "share": "Share of listed",
+                "date": "As of", "source": "Source", "citation": "Citation"},
         key=f"overview_table_{metric}",
+        column_config={"Share of listed": st.column_config.NumberColumn("Share of listed", format="percent"),
+                       **({"Share": st.column_config.NumberColumn("Share", format="percent")} if share_metric else {})},
     )

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+from analytics import formatting
 from analytics import paperswithcode as pwc
 from analytics.charts import ChartOptions
-from app_pages._common import connection, data_version, framework_filter, show_chart, theme
+from app_pages._common import connection, data_version, empty_state, framework_filter, show_chart, show_table, theme
 
 st.title("Papers: which framework do implementations use?")
 st.caption(
@@ -15,8 +16,11 @@ st.caption(
 
 con = connection()
 if not pwc.has_data(con):
-    st.info("No Papers with Code data in this database yet. Load it with `pulse ingest paperswithcode` "
-            "(about 300 MB from the Hugging Face Hub, or `--from DIR` for files already downloaded).")
+    empty_state("Papers with Code: framework share of paper implementations",
+                "This page will chart each framework's share of paper implementations per quarter, the share of "
+                "papers with code, and the most-linked repositories, from the Papers with Code archive (ends 2025-07).",
+                "run `pulse ingest paperswithcode` (about 300 MB once from the Hugging Face Hub; `--from DIR` for files "
+                "already downloaded).", ("pwc_",), key="papers_empty")
     st.stop()
 
 frameworks = framework_filter(key="frameworks", label="Frameworks shown (the rest are grouped as Other)")
@@ -38,16 +42,18 @@ latest, shares = _latest(con, data_version(), variant)
 if latest is not None and not shares.empty:
     cols = st.columns(min(4, len(shares)) + 1)
     for col, row in zip(cols, shares.head(len(cols) - 1).itertuples(index=False)):
-        col.metric(pwc.label(row.framework), f"{row.value:.1%}", help=f"{row.count:,} of {row.base:,} implementations")
+        col.metric(pwc.label(row.framework), formatting.percent(row.value),
+                   help=f"{formatting.number(row.count)} of {formatting.number(row.base)} implementations")
     pwc_share = pwc.pooled_papers_with_code(con, latest, latest)
     if pwc_share:
-        cols[-1].metric("Papers with code", f"{pwc_share[0]:.1%}", help=f"{pwc_share[1]:,} of {pwc_share[2]:,} papers")
+        cols[-1].metric("Papers with code", formatting.percent(pwc_share[0]),
+                        help=f"{formatting.number(pwc_share[1])} of {formatting.number(pwc_share[2])} papers")
     st.caption(f"{pwc.VARIANTS[variant].capitalize()} in {pwc.quarter_label(latest)}, the last full quarter of the archive. "
                f"Source: {pwc.SOURCE_LABEL}; as of {pwc.quarter_label(latest)} (archive end {pwc.archive_end(con)}).")
 
 options = ChartOptions(frameworks=frameworks, theme=theme(), extra={"variant": variant})
-show_chart(pwc.implementation_share_chart(con, options), key="papers_share")
-show_chart(pwc.papers_with_code_chart(con, ChartOptions(theme=theme())), key="papers_with_code")
+show_chart(pwc.implementation_share_chart(con, options), key="papers_share", chart="pwc-implementation-share")
+show_chart(pwc.papers_with_code_chart(con, ChartOptions(theme=theme())), key="papers_with_code", chart="pwc-papers-with-code")
 
 st.subheader("Top repositories in a quarter")
 quarters = pwc.quarters(con)
@@ -62,10 +68,9 @@ official_only = right.toggle("Official implementations only", key="papers_offici
 st.query_params["quarter"] = chosen
 repos = pwc.top_repos(con, quarters[labels.index(chosen)], frameworks, limit=10, official_only=official_only)
 if repos.empty:
-    st.info(f"No implementations of the chosen frameworks in {chosen}.")
+    st.caption(f"No implementations of the chosen frameworks in {chosen}.")
 for framework, group in repos.groupby("framework", sort=False):
     st.markdown(f"**{pwc.label(framework)}**: repositories linked to the most {chosen} papers")
-    st.dataframe(group.drop(columns="framework").rename(columns={"repo_url": "repository", "papers": "papers", "official": "official"}),
-                 hide_index=True, width="stretch", column_config={"repository": st.column_config.LinkColumn()})
+    show_table(group.drop(columns="framework"), key=f"papers_top_{framework}")
 st.caption(f"Source: {pwc.SOURCE_LABEL}, raw table pwc_links; as of archive end {pwc.archive_end(con)}. "
            "A repository counts once per paper it implements.")

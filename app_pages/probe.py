@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from analytics import probe
+from analytics import formatting, probe
 from analytics.charts import CHARTS, ChartOptions, catalog
-from app_pages._common import connection, data_version, db_path, show_chart, theme
+from app_pages._common import connection, data_version, db_path, empty_state, show_chart, show_table, theme
 from ingest import probe_job
 from pulse import registry
 
@@ -57,13 +57,15 @@ with st.expander("Run probe now", expanded=not devices):
         progress()
 
 if not devices:
-    st.info("No probe results yet. Run `pulse probe run` (or `python -m probe` on any machine, then "
-            "`pulse ingest probe FILE`), or use the button above where it is enabled.")
+    empty_state("Training-speed probe", "This page will show tokens/s, MFU and the compiled-vs-eager speed-up of the "
+                "same small GPT in PyTorch, TensorFlow/Keras and JAX on each machine that ran the probe, and their history.",
+                "run `pulse probe run` (or `python -m probe` on any machine, then `pulse ingest probe FILE`), or the "
+                "**Run probe now** button above where it is enabled.", ("training_", "compile_", "probe_"), key="probe_empty")
     st.stop()
 
 # --- Every device, then one ---------------------------------------------------------------------
 st.subheader("Latest results on each device (tokens/s)")
-st.dataframe(probe.latest_by_device(connection()), hide_index=True, width="stretch")
+show_table(probe.latest_by_device(connection()), key="probe_latest_by_device")
 st.caption(f"Source: {probe.SOURCE}; one row per device, the latest result of each case. Higher is faster.")
 
 requested = st.query_params.get("device")
@@ -86,7 +88,7 @@ table = snapshot.assign(
        "compile s": snapshot["compile_s"].round(1), "first step s": snapshot["time_to_first_step_s"].round(1),
        "version": snapshot["framework_version"]},
 )[["Framework", "Mode", "Precision", "tokens/s", "step ms (median)", "IQR ms", "MFU", "compile s", "first step s", "version"]]
-st.dataframe(table, hide_index=True, width="stretch")
+show_table(table, key="probe_snapshot")
 st.caption(f"Source: {probe.SOURCE} · latest result of each case on this device, from run(s) "
            f"{', '.join(sorted(snapshot['run_id'].unique()))} · as of {as_of}")
 
@@ -95,8 +97,9 @@ st.caption("Compiled tokens/s divided by eager tokens/s, same framework, precisi
 ratios = probe.ordered(probe.speedups(snapshot))
 cols = st.columns(max(len(ratios), 1))
 for col, row in zip(cols, ratios.itertuples(), strict=False):
-    col.metric(f"{registry.display_name(row.framework)} {row.precision}", f"{row.speedup:.2f}x",
-               help=f"Compiled vs eager: {row.compiled_tokens_per_s:,.0f} vs {row.eager_tokens_per_s:,.0f} tokens/s ({probe.SOURCE}, {as_of})")
+    col.metric(f"{registry.display_name(row.framework)} {row.precision}", formatting.ratio(row.speedup),
+               help=f"Compiled vs eager: {formatting.number(row.compiled_tokens_per_s)} vs {formatting.number(row.eager_tokens_per_s)} "
+                    f"tokens/s ({probe.SOURCE}, {formatting.as_of(as_of)})")
 catalog()
 for name in ("probe-speedup", "probe-throughput", "probe-mfu"):
     show_chart(CHARTS[name].builder(con, options), key=name)
@@ -112,4 +115,4 @@ with st.expander("Skipped and failed cases"):
     if problems.empty:
         st.write(f"None in the latest run on this device ({latest_run}).")
     else:
-        st.dataframe(problems[["framework", "mode", "precision", "device", "status", "reason"]], hide_index=True, width="stretch")
+        show_table(problems, ["framework", "mode", "precision", "device", "status", "reason"], key="probe_problems")

@@ -6,9 +6,10 @@ import streamlit as st
 
 from analytics import trends
 from analytics.charts import ChartOptions, catalog
-from app_pages._common import connection, data_version, date_range_filter, db_path, framework_filter, log_filter, show_chart, theme
-from ingest import trends_csv
-from pulse import config
+from app_pages._common import (connection, data_version, date_range_filter, db_path, empty_state, framework_filter, log_filter,
+                                show_chart, theme)
+from ingest import trends_csv, trends_store
+from pulse import config, registry
 from pulse.errors import PulseError
 
 st.title("Google Trends: search interest")
@@ -34,8 +35,13 @@ requests = stored_requests(con, data_version())
 frameworks = framework_filter()
 
 if requests.empty:
-    st.info("No Google Trends data yet. Run `pulse ingest trends` (or `pulse ingest trends-csv FILE`), "
-            "or import a CSV below.")
+    # The same comparison the CLI asks for (default frameworks, worldwide, 5 years), on the Trends website.
+    terms = [registry.get(f).trends[0] for f in registry.default_ids() if registry.get(f).trends]
+    empty_state("Google Trends: search interest", "This page will chart how often each framework is searched on Google, "
+                "and its share of the searches, for one request (region and window).",
+                "run `pulse ingest trends`; if Google refuses scripted requests, open the comparison on the Trends "
+                "website, download *Interest over time* (CSV) and import it below.", ("trends_", "google_trends"),
+                link=("Open the comparison on Google Trends", trends_store.explore_url(terms, "", "today 5-y")), key="trends_empty")
 else:
     keys = requests["key"].tolist()
     linked = st.query_params.get("trends_request")
@@ -65,7 +71,8 @@ else:
             f"({trends.SOURCE_LABELS.get(request['source'], request['source'])}). 100 = the highest point of any term in this "
             "request; numbers from different requests are on different scales and are never mixed here.")
     for name in ("trends-interest", "trends-share"):
-        show_chart(chart_result(con, data_version(), name, options), key=name.replace("-", "_"))
+        show_chart(chart_result(con, data_version(), name, options), key=name.replace("-", "_"), chart=name,
+                   empty={"fill": "Choose frameworks that this request holds, or another stored request."})
 
 if not requests.empty:
     with st.expander(f"Stored Google Trends requests ({len(requests)})"):

@@ -93,9 +93,10 @@ def status(db: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
 
     \b
     States: ok; stale (no good run within 1.5 x its cadence); failing (its
-    latest run failed); never (no good run recorded). Exit code: 0 when every
-    source is ok, 1 when any is stale, failing or never ran (or the database
-    cannot be read) -- usable as a monitoring check.
+    latest run failed); never (it ran but never succeeded); not set up (it
+    never ran: fine on a fresh install). Exit code: 0 when every source is ok
+    or not set up, 1 when any is stale, failing or never succeeded (or the
+    database cannot be read) -- usable as a monitoring check.
 
     \b
     Example:
@@ -122,20 +123,25 @@ def status(db: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
         click.echo(json.dumps(payload, indent=2))
     else:
         click.echo(f"Database: {path}")
-        header = f"{'source':<18} {'state':<8} {'cadence':>8} {'last good run':<28} {'last run':<8} {'fails':>5}"
+        header = f"{'source':<18} {'state':<10} {'cadence':>8} {'last good run':<28} {'last run':<8} {'fails':>5}"
         click.echo(header)
         click.echo("-" * len(header))
         for v in verdicts:
             last_ok = f"{v.last_ok_at:%Y-%m-%d %H:%M} ({freshness.describe_age(v.age_hours)})" if v.last_ok_at else "never"
-            click.echo(f"{v.source:<18} {v.state:<8} {freshness.describe_cadence(v.cadence_hours):>8} {last_ok:<28} "
+            click.echo(f"{v.source:<18} {v.state:<10} {freshness.describe_cadence(v.cadence_hours):>8} {last_ok:<28} "
                        f"{v.last_status or '-':<8} {v.failures_since_ok:>5}")
         for v in verdicts:
             if v.last_error and (v.failing or v.stale):
                 click.echo(f"\n{v.source}: last error at {v.last_error_at:%Y-%m-%d %H:%M} UTC: {v.last_error}")
         for name, error in broken.items():
             click.echo(f"\n{name}: {error}")
-        click.echo("\nAll sources fresh." if healthy else "\nAttention: " + ", ".join(
-            f"{v.source} {v.state}" for v in verdicts if not v.healthy) + ".")
+        idle = [v.source for v in verdicts if v.state == freshness.NOT_SET_UP]
+        if healthy:
+            click.echo("\nAll sources fresh." if not idle else
+                       f"\nEvery source that has run is fresh. Not set up yet: {', '.join(idle)} "
+                       "(run `pulse ingest --all`, or one source, to start them).")
+        else:
+            click.echo("\nAttention: " + ", ".join(f"{v.source} {v.state}" for v in verdicts if not v.healthy) + ".")
     sys.exit(0 if healthy else 1)
 
 
