@@ -56,7 +56,11 @@ def test_recovered_source_is_ok_but_keeps_its_last_error_for_reference():
 
 
 def test_never_run_and_partial_runs():
-    assert verdict(runs(("other", 1, "ok", None))).state == "never"
+    # Never ran at all: not set up, which is healthy (a fresh install); ran and never succeeded: needs attention.
+    v = verdict(runs(("other", 1, "ok", None)))
+    assert (v.state, v.stale, v.failing, v.healthy) == ("not set up", False, False, True)
+    v = verdict(runs(("github", 1, "running", None)))
+    assert (v.state, v.stale, v.healthy) == ("never", True, False)
     assert verdict(runs(("github", 1, "partial", None))).state == "ok"
     v = verdict(runs(("github", 1, "failed", "x")))
     assert (v.state, v.stale, v.failing) == ("failing", True, True)
@@ -81,10 +85,10 @@ def test_status_exit_code_follows_health(snapshot_db, with_fakes, monkeypatch):
 
     assert healthy.exit_code == 0 and "All sources fresh." in healthy.output
     assert mixed.exit_code == 1
-    states = {line.split()[0]: line.split()[1] for line in mixed.output.splitlines() if line.split() and line.split()[0] in ("snapshot", "counter", "failing", "hanging")}
-    assert states == {"snapshot": "ok", "counter": "ok", "failing": "failing", "hanging": "never"}
+    states = {line[:18].strip(): line[19:29].strip() for line in mixed.output.splitlines() if line[:18].strip() in ("snapshot", "counter", "failing", "hanging")}
+    assert states == {"snapshot": "ok", "counter": "ok", "failing": "failing", "hanging": "not set up"}
     assert "failing: last error at" in mixed.output and "answered HTTP 500" in mixed.output
-    assert "Attention: failing failing, hanging never." in mixed.output
+    assert "Attention: failing failing." in mixed.output
 
 
 def test_status_json_for_monitoring(snapshot_db, with_fakes):
@@ -115,10 +119,11 @@ def test_freshness_panel_flags_failing_sources_and_follows_new_runs(snapshot_db,
     at.run()
     assert not at.exception
     state = dict(zip(at.dataframe[0].value["Source"], at.dataframe[0].value["State"]))
-    assert {k: state[k] for k in ("snapshot", "failing", "counter")} == {"snapshot": "OK", "failing": "Failing", "counter": "Never ran"}
+    assert {k: state[k] for k in ("snapshot", "failing", "counter")} == {"snapshot": "OK", "failing": "Failing", "counter": "Not set up"}
     errors = [e.value for e in at.error if "**failing**" in e.value]
     assert len(errors) == 1 and "answered HTTP 500" in errors[0] and "is failing" in errors[0]
-    assert any("**counter** has never completed a run" in w.value for w in at.warning)
+    assert not at.warning  # a source that never ran is not set up: no warning
+    assert any("Not set up yet" in c.value and "counter" in c.value for c in at.caption)
 
     runner.run_all(snapshot_db, ["counter"])  # a new file is swapped in while the app is up
     at.run()
@@ -139,3 +144,16 @@ def test_partial_with_rows_is_good_but_without_rows_is_not(snapshot_db):
 
     assert (v.state, v.failing, v.stale, v.last_error) == ("failing", True, False, "unreachable")
     assert v.last_ok_at == NOW - dt.timedelta(hours=3)
+
+
+def test_status_exits_0_on_a_fresh_install(tmp_path):
+    """`pulse db init` then `pulse status`: only the snapshot has run; the rest are not set up, not failing."""
+    db = tmp_path / "fresh.duckdb"
+    assert CliRunner().invoke(main, ["db", "init", "--db", str(db)]).exit_code == 0
+    result = CliRunner().invoke(main, ["status", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    idle = result.output.split("Not set up yet: ", 1)[1]
+    assert all(name in idle for name in ("trends", "github", "paperswithcode", "huggingface"))
+    payload = json.loads(CliRunner().invoke(main, ["status", "--json", "--db", str(db)]).stdout)
+    assert payload["healthy"] is True
+    assert {s["source"]: s["state"] for s in payload["sources"]}["github"] == "not set up"

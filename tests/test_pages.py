@@ -101,15 +101,16 @@ def test_claims_page_checks_star_ratio(app):
 def test_data_page_lists_series_with_citation(app):
     at = app("data")
     tables = [d.value for d in at.dataframe]
-    series = next(v for v in tables if "citations" in v.columns)
+    series = next(v for v in tables if "Citation(s)" in v.columns)
     freshness = next(v for v in tables if "State" in v.columns)
-    # The snapshot has run once and is fresh; sources that never ran say so.
+    # The snapshot has run once and is fresh; sources that never ran are not set up (not a warning).
     states = dict(zip(freshness["Source"], freshness["State"], strict=True))
-    assert states["snapshot"] == "OK" and states["github"] == "Never ran"
-    snapshot = series[series["source"] == "snapshot"]
-    assert set(snapshot["framework"]) >= {"pytorch", "tensorflow", "jax", "keras"}
-    assert snapshot["citations"].str.contains("EvanLi/Github-Ranking").all()
-    assert int(snapshot["rows"].sum()) == 823
+    assert states["snapshot"] == "OK" and states["github"] == "Not set up"
+    assert not at.warning and not at.error
+    snapshot = series[series["Source"] == "snapshot"]
+    assert set(snapshot["Framework"]) >= {"pytorch", "tensorflow", "jax", "keras"}
+    assert snapshot["Citation(s)"].str.contains("EvanLi/Github-Ranking").all()
+    assert int(snapshot["Rows"].sum()) == 823
 
 
 def test_router_reaches_every_page(snapshot_db, monkeypatch):
