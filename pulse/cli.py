@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -140,14 +139,19 @@ def serve(db: Path | None, port: int, headless: bool) -> None:
     """
     from pulse.bootstrap import ensure_database
 
-    path = resolve_db(db)
+    path = resolve_db(db).resolve()
     ensure_database(path)
-    env = config.child_env(PULSE_DB=str(path.absolute()))
-    # The app as shipped (pulse/_bundle in a wheel, the checkout's app.py otherwise); run in its
+    # Every path setting absolute (the working directory changes below), PULSE_DB this database.
+    os.environ.update(config.child_env(PULSE_DB=str(path)))
+    # Streamlit runs in this process (not a child): SIGTERM and SIGINT reach its own handlers,
+    # which stop the server, so stopping `pulse serve` by its pid leaves nothing listening.
+    # The app as shipped (pulse/_bundle in a wheel, the checkout's app.py otherwise) runs in its
     # folder so Streamlit reads the .streamlit/config.toml beside it. It writes nothing there.
-    cmd = [sys.executable, "-m", "streamlit", "run", str(config.APP_FILE), "--server.port", str(port),
-           "--server.headless", "true" if headless else "false"]
-    raise SystemExit(subprocess.call(cmd, env=env, cwd=config.BUNDLE_ROOT))
+    os.chdir(config.BUNDLE_ROOT)
+    from streamlit.web import cli as streamlit_cli
+
+    streamlit_cli.main(["run", str(config.APP_FILE), "--server.port", str(port), "--server.headless",
+                        "true" if headless else "false"], prog_name="streamlit")
 
 
 @main.group(cls=PulseGroup, invoke_without_command=True)  # `pulse ingest --all`: pulse.commands.ops
