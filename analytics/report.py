@@ -18,8 +18,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import plotly.graph_objects as go
 
-from analytics import claims, export, inventory, render
+from analytics import claims, export, formatting, inventory, render
 from analytics.charts import ChartOptions, catalog
 from analytics.render import ExportError
 from pulse import config
@@ -46,7 +47,9 @@ REPORT_CSS = """
 h1{margin-bottom:4px} h2{margin-top:36px;page-break-after:avoid}
 section.chart{page-break-inside:avoid;break-inside:avoid}
 img.chart{width:100%;height:auto;border:0}
+@media print{img.chart{width:auto;max-width:100%;max-height:128mm;display:block}}
 .error{color:#D55E00;font-weight:600}
+ul.empty li{margin:2px 0}
 td.verdict{font-weight:600}
 table{width:100%} table.fixed{table-layout:fixed} td,th{overflow-wrap:break-word}
 @page{size:A4 landscape;margin:10mm}
@@ -60,8 +63,9 @@ class Report:
     """A built report: the document and what went into it."""
 
     html: str
-    charts: list[str] = field(default_factory=list)  # chart names included, catalogue order
+    charts: list[str] = field(default_factory=list)  # chart names drawn (they have data), catalogue order
     failed: dict[str, str] = field(default_factory=dict)  # chart name -> error text
+    empty: dict[str, str] = field(default_factory=dict)  # chart name -> why it has no data (listed once, not drawn)
     claims: int = 0
     claims_error: str | None = None
 
@@ -76,7 +80,7 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], css: dict[str, str] | N
         cells = []
         for column in columns:
             value = record.get(column)
-            text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+            text = formatting.text(value)  # thousands separators; an em dash, never None/nan/NaT
             cls = f' class="{css[column]}"' if column in css else ""
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
@@ -88,7 +92,7 @@ def _claimed(value, unit) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     try:
-        text = f"{float(value):,.6g}"
+        text = formatting.significant(float(value), 6)  # 2,161,698, never 2.1617e+06
     except (TypeError, ValueError):
         text = str(value)
     return f"{text} {unit}" if unit and not (isinstance(unit, float) and pd.isna(unit)) else text
@@ -102,7 +106,7 @@ def _sources_section(con: duckdb.DuckDBPyConnection) -> str:
     if frame.empty:
         return "<p>No observations stored.</p>"
     for column in ("first_date", "last_date", "last_ingest"):
-        frame[column] = frame[column].map(lambda v: "never" if v is None or pd.isna(v) else str(v)[:19])
+        frame[column] = frame[column].map(lambda v: "never" if formatting.is_missing(v) else formatting.text(v))
     columns = {"source": "Source", "rows": "Rows", "first_date": "First date", "last_date": "Last date", "last_ingest": "Last successful ingest (UTC)"}
     return _table(frame, columns)
 
@@ -123,9 +127,16 @@ def _claims_section(con: duckdb.DuckDBPyConnection, report: Report) -> str:
     return _table(frame, CLAIM_COLUMNS, {"status": "verdict"}, CLAIM_WIDTHS)
 
 
+def _untitled(figure):
+    """The figure without its own title: the report's heading above it is the chart's one name."""
+    copy = go.Figure(figure)
+    copy.update_layout(title_text="", margin_t=50)
+    return copy
+
+
 def _chart_image(result) -> str:
     # No footer in the image: the same provenance is printed right under it.
-    svg = render.render(result.figure, "svg", export.WIDTH, export.HEIGHT)
+    svg = render.render(_untitled(result.figure), "svg", export.WIDTH, export.HEIGHT)
     return f'<img class="chart" alt="{html.escape(result.title)}" src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}">'
 
 
@@ -137,18 +148,21 @@ def build(con: duckdb.DuckDBPyConnection, options: ChartOptions, static: bool = 
     plotlyjs_done = False
     for name, spec in catalog().items():
         anchor = f"chart-{name}"
-        toc.append(f'<li><a href="#{anchor}">{html.escape(spec.title)}</a> <code>{html.escape(name)}</code></li>')
         try:
             result = export.build(name, con, options)
+            if not result.has_data:
+                # Listed once at the end, not drawn: an empty frame would cost a PDF page and say nothing.
+                report.empty[name] = result.empty_message
+                continue
             prov = export.provenance(result, options, name)
             if static:
                 figure = _chart_image(result)
             else:
-                figure = export.figure_div(result.figure, not plotlyjs_done, div_id=anchor + "-plot")
+                figure = export.figure_div(_untitled(result.figure), not plotlyjs_done, div_id=anchor + "-plot")
                 plotlyjs_done = True
                 csv = base64.b64encode(export.to_csv(result, options, name).encode("utf-8")).decode()
                 figure += (f'<p><a download="{html.escape(name)}.csv" href="data:text/csv;base64,{csv}">'
-                           f"CSV of the plotted data ({len(result.data)} rows, with provenance)</a></p>")
+                           f"CSV of the plotted data ({formatting.number(len(result.data))} rows, with provenance)</a></p>")
             body = figure + export.provenance_html(prov)
             report.charts.append(name)
         except render.ChromiumMissing:
@@ -157,7 +171,14 @@ def build(con: duckdb.DuckDBPyConnection, options: ChartOptions, static: bool = 
             log.warning("Chart %s failed in the report: %s", name, exc)
             report.failed[name] = config.redact(str(exc))
             body = f'<p class="error">This chart could not be built: {html.escape(report.failed[name])}</p>'
+        toc.append(f'<li><a href="#{anchor}">{html.escape(spec.title)}</a> <code>{html.escape(name)}</code></li>')
         sections.append(f'<section class="chart" id="{anchor}"><h2>{html.escape(spec.title)}</h2>{body}</section>')
+    if report.empty:
+        items = "".join(f"<li><b>{html.escape(catalog()[name].title)}</b> <code>{html.escape(name)}</code>: {html.escape(why)}</li>"
+                        for name, why in report.empty.items())
+        toc.append('<li><a href="#no-data">Charts without data</a></li>')
+        sections.append(f'<section id="no-data"><h2>Charts without data</h2><p>Not drawn: nothing is stored for them yet '
+                        f'with these options.</p><ul class="empty">{items}</ul></section>')
 
     claims_html = _claims_section(con, report)
     view = export.view_params(options)
@@ -165,7 +186,9 @@ def build(con: duckdb.DuckDBPyConnection, options: ChartOptions, static: bool = 
         f"<h1>Framework Pulse report</h1>"
         f"<p>Generated {now.isoformat()} by {html.escape(export.GENERATOR)}"
         + (f" from <code>{html.escape(db_label)}</code>" if db_label else "")
-        + f". {len(report.charts)} charts, {report.claims} claims. View options for every chart: "
+        + f". {len(report.charts)} charts with data"
+        + (f" ({len(report.empty)} without data, listed after them)" if report.empty else "")
+        + f", {report.claims} claims. View options for every chart: "
         f"<code>{html.escape(', '.join(f'{k}={v}' for k, v in view.items()))}</code>.</p>"
         f"<h2>Contents</h2><ol>{''.join(toc)}<li><a href=\"#claims\">Claims beside the data</a></li>"
         f"<li><a href=\"#sources\">Data sources and freshness</a></li></ol>"

@@ -56,11 +56,14 @@ def export_all(directory: Path, fmt: str, options, db) -> None:
     if fmt in export.IMAGE_FORMATS:
         export.render.require_chromium(fmt)
     path, con = _open(db)
-    failed = []
+    failed, empty = [], []
     try:
         for name in export.catalog():
             try:
                 result = export.build(name, con, options)
+                if not result.has_data:
+                    empty.append(name)
+                    continue
                 target = export.write(directory / f"{name}.{fmt}", export.export(result, options, fmt, name))
             except export.ExportError as exc:
                 if isinstance(exc, export.ChromiumMissing):
@@ -70,9 +73,11 @@ def export_all(directory: Path, fmt: str, options, db) -> None:
             except Exception as exc:  # one broken chart must not stop the rest
                 failed.append(f"{name}: {exc}")
                 continue
-            click.echo(f"{target}: {fmt.upper()} of '{name}' ({len(result.data)} plotted rows, as of {result.as_of}).")
+            click.echo(f"{target}: {fmt.upper()} of '{name}' ({len(result.data):,} plotted rows, as of {result.as_of}).")
     finally:
         con.close()
+    if empty:
+        click.echo(f"Skipped {len(empty)} chart(s) with no data for these options: {', '.join(empty)}.")
     if failed:
         raise click.ClickException(f"{len(failed)} chart(s) failed: " + "; ".join(config.redact(f) for f in failed))
 
@@ -115,7 +120,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
             charts = export.catalog()
             width = max((len(n) for n in charts), default=0)
             for name, spec in charts.items():
-                click.echo(f"{name:<{width}}  {spec.title}  (page: {spec.page})")
+                click.echo(f"{name:<{width}}  {spec.title}  (page: /{spec.page})")
             return
         if all_charts:
             if chart:
@@ -156,7 +161,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
             stream.flush()
             return
         export.write(out, content)
-        click.echo(f"{out}: {fmt.upper()} of '{chart}' ({len(result.data)} plotted rows, as of {result.as_of}), {len(content):,} bytes.")
+        click.echo(f"{out}: {fmt.upper()} of '{chart}' ({len(result.data):,} plotted rows, as of {result.as_of}), {len(content):,} bytes.")
         if result.data.empty:
             click.echo(f"Warning: '{chart}' has no data for these options (frameworks, dates, view).", err=True)
         if sidecar:
@@ -195,7 +200,8 @@ def register(main: click.Group, ingest: click.Group) -> None:
         finally:
             con.close()
         export.write(out, content)
-        click.echo(f"{out}: {fmt.upper()} report with {len(built.charts)} charts and {built.claims} claims, {len(content):,} bytes.")
+        click.echo(f"{out}: {fmt.upper()} report with {len(built.charts)} charts and {built.claims} claims, {len(content):,} bytes."
+                   + (f" Listed without drawing ({len(built.empty)}, no data): {', '.join(built.empty)}." if built.empty else ""))
         problems = [f"chart '{name}': {why}" for name, why in built.failed.items()]
         if built.claims_error:
             problems.append(f"claims: {built.claims_error}")
