@@ -63,6 +63,7 @@ class ChartResult:
     as_of: str
     transform: str = "absolute"
     notes: list[str] = field(default_factory=list)
+    subtitle: str = ""  # what this build shows beyond the chart's name (device, variant, estimated peak...)
 
     def provenance_lines(self) -> list[str]:
         lines = [f"Source: {'; '.join(self.sources) or 'none'}", f"As of: {self.as_of}", f"Transform: {self.transform}"]
@@ -104,8 +105,10 @@ def chart(name: str, title: str, page: str):
         @functools.wraps(func)
         def build(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
             result = func(con, options)
+            if result.title and result.title != title and not result.subtitle:
+                result.subtitle = result.title
             result.title = title
-            result.figure.update_layout(title_text=title)
+            result.figure.update_layout(title={"text": title, "subtitle": {"text": result.subtitle}})
             return result
 
         CHARTS[name] = ChartSpec(name, title, page, build)

@@ -130,7 +130,7 @@ def _claims_section(con: duckdb.DuckDBPyConnection, report: Report) -> str:
 def _untitled(figure):
     """The figure without its own title: the report's heading above it is the chart's one name."""
     copy = go.Figure(figure)
-    copy.update_layout(title_text="", margin_t=50)
+    copy.update_layout(title={"text": "", "subtitle": {"text": ""}}, margin_t=50)
     return copy
 
 
@@ -163,7 +163,7 @@ def build(con: duckdb.DuckDBPyConnection, options: ChartOptions, static: bool = 
                 csv = base64.b64encode(export.to_csv(result, options, name).encode("utf-8")).decode()
                 figure += (f'<p><a download="{html.escape(name)}.csv" href="data:text/csv;base64,{csv}">'
                            f"CSV of the plotted data ({formatting.number(len(result.data))} rows, with provenance)</a></p>")
-            body = figure + export.provenance_html(prov)
+            body = (f"<p>{html.escape(result.subtitle)}</p>" if result.subtitle else "") + figure + export.provenance_html(prov)
             report.charts.append(name)
         except render.ChromiumMissing:
             raise  # a PDF without charts is not a report: say how to install Chromium

@@ -198,9 +198,11 @@ def show_chart(result: ChartResult, key: str, options: ChartOptions | None = Non
         empty_state(result.title, **({"shows": result.empty_message} | (empty or {})), key=f"{key}_empty")
         return False
     st.subheader(result.title)
+    if result.subtitle:
+        st.caption(result.subtitle)
     figure = go.Figure(result.figure)
     # The page names the chart above it; a title inside the figure would collide with the legend on phones.
-    figure.update_layout(title_text="", margin_t=40)
+    figure.update_layout(title={"text": "", "subtitle": {"text": ""}}, margin_t=40)
     st.plotly_chart(figure, width="stretch", key=f"chart_{key}", config=PLOTLY_CONFIG)
     st.caption(" · ".join(result.provenance_lines()))
     show_downloads(result, key, options or view_options(), chart)

@@ -7,7 +7,7 @@ import streamlit as st
 from analytics import trends
 from analytics.charts import ChartOptions, catalog
 from app_pages._common import (connection, data_version, date_range_filter, db_path, empty_state, framework_filter, log_filter,
-                                show_chart, theme)
+                                show_chart, show_table, theme)
 from ingest import trends_csv, trends_store
 from pulse import config, registry
 from pulse.errors import PulseError
@@ -52,6 +52,7 @@ else:
                                format_func=dict(zip(requests["key"], requests["label"], strict=True)).get, key="trends_request_pick")
     st.query_params["trends_request"] = key
     request = requests[requests["key"] == key].iloc[0]
+    st.sidebar.caption(request["label"])  # the box cuts long request names; the full name under it
     start, end = date_range_filter(request["first_date"].date(), request["last_date"].date(), key="trends_range")
     extra = {"trends_request": key}
     others = list(request["others"])
@@ -76,8 +77,9 @@ else:
 
 if not requests.empty:
     with st.expander(f"Stored Google Trends requests ({len(requests)})"):
-        st.dataframe(requests[["label", "first_date", "last_date", "points", "frameworks", "others", "variant"]].rename(
-            columns={"label": "request", "first_date": "from", "last_date": "to"}), hide_index=True)
+        show_table(requests.assign(frameworks=requests["frameworks"].map(lambda ids: ", ".join(registry.display_name(f) for f in ids))),
+                   {"label": "Request", "first_date": "From", "last_date": "To", "points": "Points", "frameworks": "Frameworks",
+                    "others": "Other search terms", "variant": "Variant"}, key="trends_requests")
 
 with st.expander("Import a CSV downloaded from Google Trends", expanded=requests.empty):
     st.markdown("On trends.google.com (in any interface language), compare up to 5 framework names, then use the "

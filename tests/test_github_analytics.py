@@ -114,8 +114,8 @@ def test_github_page_shows_cards_last_update_and_live_history(live_db, monkeypat
     assert len(_decode(pytorch["y"])) == 3001
     assert pytorch["customdata"][-1][1] == "GitHub star history (exact, API)"
     coverage = at.dataframe[0].value
-    assert list(coverage.columns[:2]) == ["name", "source_label"] and "JAX" in set(coverage["name"])
-    assert set(coverage["source_label"]) >= {"GitHub star history (exact, API)", "Embedded snapshot (EvanLi/Github-Ranking)"}
+    assert list(coverage.columns[:2]) == ["Framework", "Source"] and "JAX" in set(coverage["Framework"])
+    assert set(coverage["Source"]) >= {"GitHub star history (exact, API)", "Embedded snapshot (EvanLi/Github-Ranking)"}
 
 
 def test_describe_update_names_problem_repos_and_a_later_failure(snapshot_db, fake_github):

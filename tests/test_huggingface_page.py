@@ -139,25 +139,34 @@ def test_page_shows_counts_verdicts_and_as_of_dates(hub_db, monkeypatch):
     charts = at.get("plotly_chart")
     assert len(charts) == 4
     status = at.dataframe[0].value
-    assert list(status["data"]) == ["hub-stats models.parquet snapshot"] and list(status["as of"]) == ["2024-02-01"]
+    assert list(status["Data"]) == ["hub-stats models.parquet snapshot"] and list(status["As of"]) == ["2024-02-01"]
     assert "(cumulative)" in charts[0].proto.spec
     at.sidebar.radio[0].set_value("monthly").run()
     assert not at.exception
     assert "added per month" in at.get("plotly_chart")[0].proto.spec
-    # Only the snapshot is loaded: choosing the API source empties the charts, honestly.
+    # Only the snapshot is loaded: choosing the API source empties the charts, honestly: cards, no empty frames.
     at.sidebar.selectbox(key="hub_source").set_value("huggingface").run()
-    assert "No Hugging Face data yet" in at.get("plotly_chart")[0].proto.spec
+    assert len(at.get("plotly_chart")) == 1  # only the hub-stats library chart, which has its own source
+    assert sum("No Hugging Face data yet" in m.value and "no data yet" in m.value for m in at.markdown) == 1
     at.sidebar.selectbox(key="hub_source").set_value("hub_stats").run()
     at.sidebar.radio(key="hub_share_base").set_value("all-registry").run()
     assert "any registry framework tag" in at.get("plotly_chart")[1].proto.spec
     assert "Created before 2022-03-02" in at.get("plotly_chart")[0].proto.spec
 
 
-def test_page_monthly_view_and_empty_database(snapshot_db, monkeypatch):
-    at = _page(monkeypatch, snapshot_db)
-    text = " ".join(c.value for c in at.caption)
-    assert "As of: no data" in text
-    assert all(m.value == "—" for m in at.metric)
+def test_page_monthly_view_and_empty_database(hub_db, tmp_path, monkeypatch):
+    from ingest import snapshot
+
+    empty = tmp_path / "empty" / "pulse.duckdb"
+    empty.parent.mkdir()
+    snapshot.run(empty)
+    at = _page(monkeypatch, empty)
+    # No Hub data: one card saying what the page will show, what fills it and which claims it checks.
+    cards = [m.value for m in at.markdown if "no data yet" in m.value]
+    assert len(cards) == 1 and "pulse ingest huggingface" in " ".join(m.value for m in at.markdown)
+    assert any("It would check 3 claims" in c.value for c in at.caption)
+    assert not at.get("plotly_chart") and not at.get("download_button") and not at.metric
+    at = _page(monkeypatch, hub_db)
     at.sidebar.radio[0].set_value("monthly").run()
     assert not at.exception and "monthly" in str(at.query_params["view"])
 

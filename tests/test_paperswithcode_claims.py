@@ -158,7 +158,7 @@ def test_papers_page(pwc_db, monkeypatch):
     assert {m.label: m.value for m in at.metric}["PyTorch"] == "94.1%"  # 80 / 85
     at.selectbox(key="papers_quarter").set_value("2020-Q3").run()
     tables = at.dataframe
-    assert len(tables) == 2 and tables[0].value.iloc[0]["papers"] == 16  # 47 pytorch papers over 3 repos: 16, 16, 15
+    assert len(tables) == 2 and tables[0].value.iloc[0]["Papers"] == 16  # 47 pytorch papers over 3 repos: 16, 16, 15
 
 
 def test_papers_page_state_from_the_link(pwc_db, monkeypatch):
@@ -167,7 +167,7 @@ def test_papers_page_state_from_the_link(pwc_db, monkeypatch):
     assert not at.exception
     assert at.radio(key="papers_variant").value == "official"
     assert at.selectbox(key="papers_quarter").value == "2021-Q2"
-    assert len(at.dataframe) == 1 and at.dataframe[0].value["papers"].sum() == 20  # 20 tf papers over 3 repos
+    assert len(at.dataframe) == 1 and at.dataframe[0].value["Papers"].sum() == 20  # 20 tf papers over 3 repos
     bad = papers_page(variant="bogus")
     assert any("Unknown variant 'bogus'" in w.value for w in bad.warning)
 
@@ -176,4 +176,6 @@ def test_papers_page_without_data(snapshot_db, monkeypatch):
     monkeypatch.setenv("PULSE_DB", str(snapshot_db))
     at = papers_page()
     assert not at.exception
-    assert "pulse ingest paperswithcode" in at.info[0].value
+    cards = [m.value for m in at.markdown if "no data yet" in m.value]
+    assert len(cards) == 1 and any("pulse ingest paperswithcode" in m.value for m in at.markdown)
+    assert not at.get("plotly_chart") and not at.get("download_button")

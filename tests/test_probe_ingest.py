@@ -148,9 +148,9 @@ def test_charts_plot_the_snapshot(loaded):
     speedup = catalog["probe-speedup"].builder(con, gpu)
     assert sorted(speedup.data["speedup"].round(3)) == sorted([1.6, 1.6, 2.667, 2.667])
     mfu = catalog["probe-mfu"].builder(con, gpu)
-    assert "ESTIMATED" not in mfu.title and mfu.data["mfu"].notna().all()
+    assert "ESTIMATED" not in mfu.subtitle and mfu.data["mfu"].notna().all()
     cpu_mfu = catalog["probe-mfu"].builder(con, ChartOptions(extra={"device": "Synthetic CPU (cpu, synthetic-host)"}))
-    assert "ESTIMATED" in cpu_mfu.title
+    assert "ESTIMATED" in cpu_mfu.subtitle and cpu_mfu.title == catalog["probe-mfu"].title
     history = catalog["probe-history"].builder(con, ChartOptions(extra={"device": "Synthetic CPU (cpu, synthetic-host)"}))
     assert len(history.figure.data) == 5 and len(history.data) == 10  # 5 series x 2 runs
     empty = catalog["probe-history"].builder(con, ChartOptions(frameworks=[], extra={"device": "nope"}))
@@ -237,7 +237,8 @@ def test_page_shows_snapshot_speedups_and_history(monkeypatch, loaded):
 
 def test_page_without_data_explains_how_to_get_some(monkeypatch, snapshot_db):
     at = _page(monkeypatch, snapshot_db)
-    assert any("No probe results yet" in i.value for i in at.info)
+    assert sum("no data yet" in m.value for m in at.markdown) == 1 and not at.get("plotly_chart")
+    assert any("pulse probe run" in m.value for m in at.markdown)
     assert at.button(key="probe_run_button").disabled
 
 

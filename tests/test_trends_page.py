@@ -65,13 +65,16 @@ def test_page_draws_interest_and_share_from_one_request(snapshot_db, monkeypatch
     assert "Google Trends web download (CSV) (Worldwide, 2021-11-21 2022-03-12, as of" in captions
     assert "Not in this request: Keras." in captions
     table = at.dataframe[0].value
-    assert table["variant"].tolist() == ["world|2021-11-21 2022-03-12|jax+pytorch+tensorflow"] and table["points"].tolist() == [48]
+    assert table["Variant"].tolist() == ["world|2021-11-21 2022-03-12|jax+pytorch+tensorflow"] and table["Points"].tolist() == [48]
 
 
 def test_upload_imports_through_the_same_code_path(snapshot_db, monkeypatch):
     at = page(snapshot_db, monkeypatch)
-    assert "No Google Trends data yet" in at.info[0].value
-    assert not at.get("plotly_chart")
+    assert sum("no data yet" in m.value for m in at.markdown) == 1
+    # The CSV route: a ready link to the same comparison on the Trends website.
+    link = at.get("link_button")[0].proto
+    assert link.url.startswith("https://trends.google.com/trends/explore?") and "PyTorch%2CTensorFlow%2CJAX%2CKeras" in link.url
+    assert not at.get("plotly_chart") and not at.get("download_button")
     data = (FIX / "good_weekly_worldwide.csv").read_bytes()
     at.file_uploader(key="trends_upload").set_value(("multiTimeline.csv", data, "text/csv")).run()
     assert not at.exception, at.exception
