@@ -105,16 +105,30 @@ def chart(name: str, title: str, page: str):
         @functools.wraps(func)
         def build(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartResult:
             result = func(con, options)
-            if result.title and result.title != title and not result.subtitle:
-                result.subtitle = result.title
+            if result.title and not result.subtitle:
+                result.subtitle = _detail(result.title, title)
             result.title = title
-            result.figure.update_layout(title={"text": title, "subtitle": {"text": result.subtitle}})
+            # Title and subtitle at the top of the image, the legend between them and the plot.
+            result.figure.update_layout(title={"text": title, "subtitle": {"text": result.subtitle}, "yref": "container",
+                                               "y": 0.98, "yanchor": "top"})
+            if result.subtitle and result.has_data:
+                top = result.figure.layout.margin.t
+                result.figure.update_layout(margin_t=max(top or 0, 120))
             return result
 
         CHARTS[name] = ChartSpec(name, title, page, build)
         return build
 
     return decorate
+
+
+def _detail(built: str, name: str) -> str:
+    """What a builder's own title adds to the chart's name ('' when nothing)."""
+    if built.lower() in name.lower():
+        return ""
+    if built.lower().startswith(name.lower()):
+        return built[len(name):].strip(" :,-()")
+    return built
 
 
 def catalog() -> dict[str, ChartSpec]:
