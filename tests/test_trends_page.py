@@ -119,7 +119,7 @@ def test_other_search_terms_are_drawn_beside_the_frameworks(snapshot_db, monkeyp
     assert other.line.dash == "dot"
     assert values(other.y) == [float(line.split(",")[2]) for line in (FIX / "good_ru_worldwide_unknown_term.csv").read_text().splitlines()[3:]]
     assert len(share.data) == 2
-    assert "1 frameworks + 1 other terms" in at.dataframe[0].value["request"].iloc[0]
+    assert "1 frameworks + 1 other terms" in at.dataframe[0].value["Request"].iloc[0]
     assert "and 1 other search terms" in at.info[0].value
     picker.set_value([]).run()  # the user hides it: only the frameworks remain
     assert not at.exception
