@@ -76,7 +76,7 @@ def stars_share_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> 
     title = "Latest GitHub stars per framework"
     if frame.empty:
         return ChartResult(empty_figure("No star data.", options), frame, title, [], "no data")
-    labels = [f"{s:.0%}" if c else f"as of {d:%Y-%m}" for s, c, d in zip(frame["share"], frame["current"], frame["date"], strict=True)]
+    labels = [f"{s:.0%}" if c else f"as of {d:%Y-%m-%d}" for s, c, d in zip(frame["share"], frame["current"], frame["date"], strict=True)]
     fig = go.Figure(
         go.Bar(
             x=frame["name"], y=frame["value"], marker_color=[color(f) for f in frame["framework"]],
