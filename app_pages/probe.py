@@ -113,6 +113,6 @@ with st.expander("Skipped and failed cases"):
     latest_run = snapshot.sort_values("started_at")["run_id"].iloc[-1]
     problems = con_cases[(con_cases["status"] != "ok") & (con_cases["run_id"] == latest_run)]
     if problems.empty:
-        st.write(f"None in the latest run on this device ({latest_run}).")
+        st.write(f"No skipped or failed cases in the latest run on this device ({latest_run}).")
     else:
         show_table(problems, ["framework", "mode", "precision", "device", "status", "reason"], key="probe_problems")

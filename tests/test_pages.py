@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 
 import numpy as np
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from pulse import config
+from tests.page_checks import assert_formatted
 
 APP = str(config.PROJECT_ROOT / "app.py")
 
@@ -141,29 +140,13 @@ def test_first_start_builds_database_from_snapshot(db_file, monkeypatch):
     assert {m.label for m in at.metric} >= {"PyTorch", "TensorFlow"}
 
 
-RAW = re.compile(r"\b(None|nan|NaN|NaT)\b|\d\.?\d*e[+-]\d+")
 PAGES = sorted(p.stem for p in (config.PROJECT_ROOT / "app_pages").glob("[!_]*.py"))
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_text_and_tables_are_formatted(app, page):
-    """Cards, captions, markdown and tables: human column labels, dates as text, missing values as a dash
-    (never None/nan/NaT), no scientific notation; a page without data shows one empty-state card."""
-    at = app(page)
-    texts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [f"{m.label} {m.value}" for m in at.metric]
-    raw = [t for t in texts if RAW.search(t)]
-    assert not raw, raw
-    for table in at.dataframe:
-        frame = table.value
-        assert table.proto.placeholder == "—" or not frame.isna().any().any(), frame.columns[frame.isna().any()].tolist()
-        for column in frame.columns:
-            assert "_" not in column and column[:1] == column[:1].upper(), f"{page}: column '{column}'"
-            assert not pd.api.types.is_datetime64_any_dtype(frame[column]), f"{page}: raw timestamps in '{column}'"
-            if frame[column].dtype == object:
-                assert not frame[column].astype(str).str.fullmatch(r"None|nan|NaN|NaT").any(), f"{page}: '{column}'"
-    # Download buttons only under drawn charts (five each), never beside an empty-state card.
-    assert len(at.get("download_button")) == 5 * len(at.get("plotly_chart"))
-    assert sum("no data yet." in m.value for m in at.markdown) <= 1
+    """Every page on a fresh install: cards, captions and tables formatted (see tests/page_checks.py)."""
+    assert_formatted(app(page), page)
 
 
 def test_overview_cards_say_when_a_value_is_older(app):
