@@ -88,10 +88,11 @@ def db_init(db: Path | None) -> None:
         pulse db init --db /tmp/pulse.duckdb
     """
     from ingest import snapshot
+    from pulse import db as database
 
     path = resolve_db(db)
     run = snapshot.run(path)
-    click.echo(f"{path}: loaded {run.rows} snapshot observations and {run.detail.get('claims', 0)} claims.")
+    click.echo(f"{database.describe(path)}: loaded {run.rows} snapshot observations and {run.detail.get('claims', 0)} claims.")
 
 
 @db.command("info")
@@ -111,7 +112,7 @@ def db_info(db: Path | None) -> None:
     path = resolve_db(db)
     con = database.open_read(path)
     try:
-        click.echo(f"Database: {path}")
+        click.echo(f"Database: {database.describe(path)}")
         click.echo(f"Schema versions: {', '.join(map(str, sorted(database.applied_versions(con)))) or 'none'}")
         click.echo("\nTables:")
         for name, rows in inventory.table_counts(con):
