@@ -235,6 +235,16 @@ def version_token() -> tuple | None:
             return None
 
 
+def close_cached() -> None:
+    """Close the connection version_token keeps (tests and shutdown)."""
+    global _token_con
+    with _token_lock:
+        if _token_con is not None:
+            with contextlib.suppress(Exception):
+                _token_con.close()
+        _token_con = None
+
+
 def lock_key(store: str) -> int:
     """The advisory-lock key of one lake: a signed 64-bit hash of its attach string without password."""
     digest = hashlib.sha256(("framework-pulse:" + redact_url(store)).encode()).digest()
@@ -286,9 +296,10 @@ def write_session(migrate: Callable[[duckdb.DuckDBPyConnection], list[int]], loc
     `migrate` runs first, under the writer lock, so pending migrations are applied once.
     On any exception the transaction is rolled back: the lake stays at its last snapshot.
     """
-    con = connect(read_only=False)
-    try:
-        with writer_lock(lock_timeout):
+    # The lock first: attaching a new catalog creates it, and two creators at once collide.
+    with writer_lock(lock_timeout):
+        con = connect(read_only=False)
+        try:
             try:
                 migrate(con)
                 con.execute("BEGIN TRANSACTION")
@@ -304,8 +315,8 @@ def write_session(migrate: Callable[[duckdb.DuckDBPyConnection], list[int]], loc
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 raise _unreachable(exc, "commit to") from exc
-    finally:
-        con.close()
+        finally:
+            con.close()
 
 
 # DuckLake has no PRIMARY KEY / UNIQUE constraints and no indexes: the keys are kept by the
