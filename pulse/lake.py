@@ -148,30 +148,65 @@ def _unreachable(exc: Exception, doing: str) -> DatabaseError:
     return DatabaseError(f"Cannot {doing} the team store {describe()}: {text}", "Nothing was changed: the write was rolled back.")
 
 
-def connect(read_only: bool) -> duckdb.DuckDBPyConnection:
-    """A connection with the lake attached as `pulse` and in use; DatabaseError when impossible."""
+# One DuckDB instance per role and store, kept for the process: loading the two extensions and
+# attaching the catalog cost about a second, and a page run or an ingest opens many connections.
+# Connections handed out are cursors on it (cheap); each of their transactions reads the lake's
+# latest snapshot. The postgres extension's pool checks a connection before reuse, so an
+# instance outlives a PostgreSQL restart. Readers attach READ_ONLY; writers use their own instance.
+_instances_lock = threading.Lock()
+_instances: dict[tuple, duckdb.DuckDBPyConnection] = {}
+_attached: set[tuple] = set()
+
+
+def _key(role: str) -> tuple:
+    return (role, url(), data_path())
+
+
+def _instance(role: str) -> duckdb.DuckDBPyConnection:
     store = url()
     if store is None:
         raise DatabaseError("PULSE_STORE is not set.", "Set it to a DuckLake attach string.")
-    con = _base_connection(store)
-    options = []
-    if data_path():
-        options.append(f"DATA_PATH '{_literal(data_path())}'")
-    if read_only:
-        options.append("READ_ONLY")
-    clause = f" ({', '.join(options)})" if options else ""
+    key = _key(role)
+    with _instances_lock:
+        if key not in _instances:
+            _instances[key] = _base_connection(store)
+        return _instances[key]
+
+
+def _attach(role: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A cursor on the role's instance with the lake attached as `pulse` and in use."""
+    instance = _instance(role)
+    key = _key(role)
+    with _instances_lock:
+        if key not in _attached:
+            options = []
+            if data_path():
+                options.append(f"DATA_PATH '{_literal(data_path())}'")
+            if read_only:
+                options.append("READ_ONLY")
+            clause = f" ({', '.join(options)})" if options else ""
+            try:
+                instance.execute(f"ATTACH '{_literal(url())}' AS {ALIAS}{clause}")
+            except duckdb.Error as exc:
+                if not read_only and not data_path() and "data_path" in str(exc).lower():
+                    raise DatabaseError(
+                        f"The team store {describe()} needs a place for its Parquet files.",
+                        "Set PULSE_STORE_DATA_PATH to a shared folder or bucket path, then run `pulse db init`.",
+                    ) from exc
+                raise _unreachable(exc, "read" if read_only else "write to") from exc
+            _attached.add(key)
+        cursor = instance.cursor()
     try:
-        con.execute(f"ATTACH '{_literal(store)}' AS {ALIAS}{clause}")
-        con.execute(f"USE {ALIAS}")
+        cursor.execute(f"USE {ALIAS}")
     except duckdb.Error as exc:
-        con.close()
-        if not read_only and not data_path() and "data_path" in str(exc).lower():
-            raise DatabaseError(
-                f"The team store {describe()} needs a place for its Parquet files.",
-                "Set PULSE_STORE_DATA_PATH to a shared folder or bucket path, then run `pulse db init`.",
-            ) from exc
+        cursor.close()
         raise _unreachable(exc, "read" if read_only else "write to") from exc
-    return con
+    return cursor
+
+
+def connect(read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection with the lake attached as `pulse` and in use; DatabaseError when impossible."""
+    return _attach("read" if read_only else "write", read_only)
 
 
 def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
@@ -185,6 +220,8 @@ def open_read() -> duckdb.DuckDBPyConnection:
     """A read-only connection; each query reads the latest committed snapshot."""
     con = connect(read_only=True)
     try:
+        # Asks the catalog (the instance may be older than a PostgreSQL outage): refuse up front.
+        con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()
         ready = has_tables(con)
     except duckdb.Error as exc:
         con.close()
@@ -206,43 +243,28 @@ def exists() -> bool:
     return True
 
 
-_token_lock = threading.Lock()
-_token_con: duckdb.DuckDBPyConnection | None = None
-_token_store: str | None = None
-
-
 def version_token() -> tuple | None:
-    """The latest snapshot id (changes with every commit); None when the store cannot be read.
-
-    Kept cheap for the dashboard, which asks on every page run: one connection per process.
-    """
-    global _token_con, _token_store
-    with _token_lock:
+    """The latest snapshot id (changes with every commit); None when the store cannot be read."""
+    try:
+        con = connect(read_only=True)
         try:
-            if _token_con is None or _token_store != url():
-                if _token_con is not None:
-                    _token_con.close()
-                _token_con, _token_store = None, url()
-                _token_con = connect(read_only=True)
-            snapshot = _token_con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0]
-            return ("ducklake", redact_url(_token_store or ""), int(snapshot))
-        except (DatabaseError, duckdb.Error) as exc:
-            log.warning("team store unreadable: %s", redact_url(str(exc)))
-            if _token_con is not None:
-                with contextlib.suppress(Exception):
-                    _token_con.close()
-            _token_con = None
-            return None
+            snapshot = con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0]
+        finally:
+            con.close()
+        return ("ducklake", redact_url(url() or ""), int(snapshot))
+    except (DatabaseError, duckdb.Error) as exc:
+        log.warning("team store unreadable: %s", redact_url(str(exc)))
+        return None
 
 
 def close_cached() -> None:
-    """Close the connection version_token keeps (tests and shutdown)."""
-    global _token_con
-    with _token_lock:
-        if _token_con is not None:
+    """Close the process's DuckDB instances (tests, shutdown); the next use opens new ones."""
+    with _instances_lock:
+        for instance in _instances.values():
             with contextlib.suppress(Exception):
-                _token_con.close()
-        _token_con = None
+                instance.close()
+        _instances.clear()
+        _attached.clear()
 
 
 def lock_key(store: str) -> int:
@@ -260,22 +282,27 @@ def writer_lock(timeout: float = 60.0) -> Iterator[None]:
     if conninfo is None:  # a local catalog (DuckDB/SQLite file): DuckLake's own conflict check only
         yield
         return
-    con = _base_connection(store)
+    instance = _instance("lock")
+    with _instances_lock:
+        if _key("lock") not in _attached:
+            try:
+                instance.execute(f"ATTACH '{_literal(conninfo)}' AS {_LOCK_ALIAS} (TYPE postgres)")
+            except duckdb.Error as exc:
+                raise _unreachable(exc, "lock") from exc
+            _attached.add(_key("lock"))
+        con = instance.cursor()
     try:
-        try:
-            con.execute(f"ATTACH '{_literal(conninfo)}' AS {_LOCK_ALIAS} (TYPE postgres)")
-            con.execute("BEGIN TRANSACTION")
-        except duckdb.Error as exc:
-            raise _unreachable(exc, "lock") from exc
         query = f"SELECT * FROM postgres_query('{_LOCK_ALIAS}', 'SELECT pg_try_advisory_xact_lock({lock_key(store)}) AS got')"
         deadline = time.monotonic() + timeout
         while True:
             try:
+                con.execute("BEGIN TRANSACTION")  # the lock lives as long as this transaction
                 got = con.execute(query).fetchone()[0]
             except duckdb.Error as exc:
                 raise _unreachable(exc, "lock") from exc
             if got:
                 break
+            con.execute("ROLLBACK")
             if time.monotonic() >= deadline:
                 raise DatabaseError(
                     f"Another writer holds the team store's write lock ({describe()}).",

@@ -80,7 +80,18 @@ def team_store(postgres, tmp_path, monkeypatch):
     name = "t_" + uuid.uuid4().hex[:12]
     postgres.createdb(name)
     _use_store(monkeypatch, postgres, name, tmp_path / "lake")
-    return postgres, name, tmp_path / "lake"
+    yield postgres, name, tmp_path / "lake"
+    _close_lake()
+
+
+def _close_lake():
+    """Close this process's team-store instances (they hold PostgreSQL connections and memory)."""
+    import streamlit as st
+
+    from pulse import lake
+
+    st.cache_resource.clear()  # pages' cached cursors on them
+    lake.close_cached()
 
 
 @pytest.fixture
@@ -96,12 +107,14 @@ def lake_snapshot(postgres, tmp_path_factory, monkeypatch):
         with pytest.MonkeyPatch.context() as mp:
             _use_store(mp, postgres, "snapshot_template", data)
             snapshot.run(Path("unused.duckdb"))
+        _close_lake()  # a template must have no open connection to be copied
         _SNAPSHOT_CACHE["lake"] = data
     # A database copied from the template shares its (immutable) Parquet files; new ones go there too.
     name = "s_" + uuid.uuid4().hex[:12]
     postgres.createdb(name, template="snapshot_template")
     _use_store(monkeypatch, postgres, name, _SNAPSHOT_CACHE["lake"])
-    return postgres, name, _SNAPSHOT_CACHE["lake"]
+    yield postgres, name, _SNAPSHOT_CACHE["lake"]
+    _close_lake()
 
 
 def pytest_sessionfinish(session, exitstatus):
