@@ -139,10 +139,18 @@ def serve(db: Path | None, port: int, headless: bool) -> None:
     Example:
         pulse serve --port 8501
     """
+    from pulse import db as database
     from pulse.bootstrap import ensure_database
+    from pulse.errors import DatabaseError
 
     path = resolve_db(db)
-    ensure_database(path)
+    try:
+        ensure_database(path)
+    except DatabaseError as exc:
+        if not database.uses_team_store():
+            raise
+        # A replica of a team deployment starts anyway: its pages say what is wrong until it is fixed.
+        click.echo(f"Warning: {config.redact(str(exc))} Starting the dashboard anyway.", err=True)
     env = config.child_env(PULSE_DB=str(path.absolute()))
     # The app as shipped (pulse/_bundle in a wheel, the checkout's app.py otherwise); run in its
     # folder so Streamlit reads the .streamlit/config.toml beside it. It writes nothing there.
