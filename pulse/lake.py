@@ -38,7 +38,10 @@ DATA_PATH_ENV = "PULSE_STORE_DATA_PATH"
 
 # libpq keyword form (password=x, password='x y') and URI form (postgresql://user:x@host).
 _PASSWORD_KEYWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-_PASSWORD_URI = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+_PASSWORD_URI = re.compile(r"(://[^:/@\s]+:)([^@\s/]+)(@)")
+# A bare password is replaced wherever it appears only from this length on: a short one
+# ("pulse") would blank ordinary words; in its keyword or URI form it is always replaced.
+_BARE_MIN = 8
 
 
 def url() -> str | None:
@@ -62,13 +65,11 @@ def redact_url(text: str) -> str:
     text = _PASSWORD_URI.sub(r"\1***\3", text)
     store = url()
     if store:  # also a password the patterns missed, e.g. echoed back alone by a driver
-        for match in _PASSWORD_KEYWORD.finditer(store):
-            secret = match.group(2).strip("'")
-            if len(secret) >= 3:
+        secrets = [m.group(2).strip("'") for m in _PASSWORD_KEYWORD.finditer(store)]
+        secrets += [m.group(2) for m in _PASSWORD_URI.finditer(store)]
+        for secret in secrets:
+            if len(secret) >= _BARE_MIN:
                 text = text.replace(secret, "***")
-        for match in _PASSWORD_URI.finditer(store):
-            if len(match.group(2)) >= 3:
-                text = text.replace(match.group(2), "***")
     return text
 
 

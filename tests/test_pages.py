@@ -32,7 +32,9 @@ def app(request, snapshot_db, monkeypatch):
         assert not at.exception, [e.message for e in at.exception]
         return at
 
-    return open_page
+    yield open_page
+    if request.param == "team_store":
+        assert not snapshot_db.exists(), "a page wrote a local database file while PULSE_STORE was set"
 
 
 def _decode(value):

@@ -91,6 +91,13 @@ def test_db_init_creates_catalog_and_parquet_and_info_matches_the_file_store(tea
     status = runner.invoke(main, ["status"])
     assert "snapshot" in status.output and STORE_PASSWORD not in status.output
 
+    # The scheduled run: each source in its own process, on the team store.
+    scheduled = runner.invoke(main, ["ingest", "--all", "--source", "snapshot", "--json"])
+    assert scheduled.exit_code == 0, scheduled.output
+    assert query("SELECT count(*) FROM ingest_runs WHERE source = 'snapshot' AND status = 'ok'") == [(2,)]
+    # Only the run lock (a local file: runs on one host never overlap) is written locally.
+    assert sorted(p.name for p in local_file.parent.iterdir()) == ["pulse.duckdb.ingest.lock"]
+
 
 def test_reads_before_init_say_run_db_init(team_store, local_file):
     result = CliRunner().invoke(main, ["db", "info"])
@@ -347,11 +354,19 @@ def test_postgres_down_is_said_clearly_and_nothing_is_lost(local_file, tmp_path,
     ("ducklake:postgres:dbname=pulse password='a b c' host=db", "ducklake:postgres:dbname=pulse password=*** host=db"),
     ("ducklake:postgres:postgresql://u:hunter2@db:5432/pulse", "ducklake:postgres:postgresql://u:***@db:5432/pulse"),
     ("ducklake:postgres:dbname=pulse host=db", "ducklake:postgres:dbname=pulse host=db"),
+    ("GET http://127.0.0.1:9/api/models?author=a@b failed", "GET http://127.0.0.1:9/api/models?author=a@b failed"),
 ])
 def test_password_redaction(text, expected, monkeypatch):
     monkeypatch.setenv("PULSE_STORE", text)
     assert lake.redact_url(text) == expected
     assert "hunter2" not in config.redact(f"error: {text}")
+
+
+def test_a_long_password_is_redacted_even_alone_and_a_short_one_leaves_words_alone(monkeypatch):
+    monkeypatch.setenv("PULSE_STORE", f"ducklake:postgres:dbname=pulse password={STORE_PASSWORD}")
+    assert config.redact(f"driver said: bad {STORE_PASSWORD}") == "driver said: bad ***"
+    monkeypatch.setenv("PULSE_STORE", "ducklake:postgres:dbname=pulse password=pulse")
+    assert config.redact("run pulse db init; password=pulse") == "run pulse db init; password=***"
 
 
 def test_ddl_for_ducklake_drops_keys_and_keeps_columns():
