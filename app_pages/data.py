@@ -5,11 +5,12 @@ import streamlit as st
 from analytics import inventory
 from app_pages import _common
 from app_pages._freshness import render_freshness
+from pulse import db
 
 st.title("Data and provenance")
 st.markdown("Every number on this dashboard comes from one of these series. Snapshot figures keep their citation.")
 con = _common.connection()
-st.caption(f"Database: `{_common.db_path()}`")
+st.caption(f"Database: `{db.describe(_common.db_path())}`")
 
 render_freshness(con)
 

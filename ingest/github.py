@@ -367,7 +367,7 @@ def save(con: duckdb.DuckDBPyConnection, fetched: Fetched, client: GitHubClient,
                                "fetched_at": store.utcnow()} for u, e in client.new_etags.items()])
         con.register("_gh_etags", etags)
         try:
-            con.execute("INSERT OR REPLACE INTO github_etags SELECT url, etag, raw_file, link, fetched_at FROM _gh_etags")
+            store.merge(con, "github_etags", ["url"], ["url", "etag", "raw_file", "link", "fetched_at"], "_gh_etags")
         finally:
             con.unregister("_gh_etags")
     return written

@@ -9,7 +9,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pulse import db
+from pulse import db, store
+
+# github_repos' columns in table order (pulse/schema.py, migration 10).
+REPO_COLUMNS = ("framework", "requested", "full_name", "renamed_from", "html_url", "created_at", "pushed_at", "stargazers",
+                "forks", "open_issues", "watchers", "history_source", "history_etag", "history_weeks", "history_delta",
+                "history_note", "retrieved_at", "run_id", "raw_file")
 
 
 def changed(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.DataFrame:
@@ -45,17 +50,15 @@ def save_repo_meta(con: duckdb.DuckDBPyConnection, repo, run_id: str) -> None:
     if h and h.kind == "github_sampled" and old and old[0] == "github_history":
         hist = old  # the exact history stays the one the repo row describes
     note = h.note if h else (repo.problems[0] if repo.problems else None)
-    con.execute(
-        "INSERT OR REPLACE INTO github_repos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [repo.framework, repo.requested, repo.full_name, json.dumps(repo.former), r.get("html_url"),
-         _timestamp(r.get("created_at")), _timestamp(r.get("pushed_at")), r["stargazers_count"], r["forks_count"],
-         r["open_issues_count"], r["subscribers_count"], *hist, note, repo.reply.fetched_at, run_id, repo.reply.raw_file],
-    )
+    store.replace_row(con, "github_repos", ("framework",), dict(zip(REPO_COLUMNS, [
+        repo.framework, repo.requested, repo.full_name, json.dumps(repo.former), r.get("html_url"),
+        _timestamp(r.get("created_at")), _timestamp(r.get("pushed_at")), r["stargazers_count"], r["forks_count"],
+        r["open_issues_count"], r["subscribers_count"], *hist, note, repo.reply.fetched_at, run_id, repo.reply.raw_file], strict=True)))
 
 
 def load_prior(db_path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     """(ETag cache by URL, github_repos rows by framework) from the live database, if any."""
-    if not db_path.exists():
+    if not db.exists(db_path):
         return {}, {}
     con = db.open_read(db_path)
     try:

@@ -67,7 +67,7 @@ def tags_for(framework_ids: list[str] | None) -> list[str]:
 
 def load_state(db_path: Path) -> dict[str, dict]:
     """Saved crawl rows by tag ({} when there is no database or no crawl yet)."""
-    if not db_path.exists():
+    if not db.exists(db_path):
         return {}
     con = db.open_read(db_path)
     try:
@@ -115,12 +115,11 @@ def save_checkpoint(con, tag: str, state: dict, batch: dict[str, Model], pages: 
     if run.run_id not in run_ids:
         run_ids.append(run.run_id)
     status = "in_progress" if next_url else "complete"
-    con.execute(
-        "INSERT OR REPLACE INTO hf_crawl VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [tag, status, next_url, state["started_at"], now, None if next_url else now,
-         int(state.get("pages") or 0) + pages, int(state.get("models") or 0) + len(batch),
-         int(state.get("skipped") or 0) + skipped, ",".join(run_ids)],
-    )
+    store.replace_row(con, "hf_crawl", ("tag",), {
+        "tag": tag, "status": status, "next_url": next_url, "started_at": state["started_at"], "updated_at": now,
+        "completed_at": None if next_url else now, "pages": int(state.get("pages") or 0) + pages,
+        "models": int(state.get("models") or 0) + len(batch), "skipped": int(state.get("skipped") or 0) + skipped,
+        "run_ids": ",".join(run_ids)})
     if not next_url:
         # Models not listed by this complete crawl no longer carry the tag (or are gone).
         con.execute(

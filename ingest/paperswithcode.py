@@ -305,7 +305,7 @@ def fingerprint(files: list[ArchiveFile]) -> str:
 
 def previous_load(db_path: Path, print_: str) -> str | None:
     """The run id of the last successful load with this fingerprint, if its data is still there."""
-    if not db_path.exists():
+    if not db.exists(db_path):
         return None
     con = db.open_read(db_path)
     try:

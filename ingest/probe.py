@@ -30,6 +30,11 @@ CITATION = "Framework Pulse training-speed probe (docs/probe.md)"
 log = logging.getLogger(__name__)
 
 # metric -> (case field, unit); only cases with status "ok" give observations.
+# probe_runs' columns in table order (pulse/schema.py, migration 50).
+RUN_COLUMNS = ("run_id", "started_at", "finished_at", "status", "config_name", "devices", "device_name", "host", "budget_s",
+               "elapsed_s", "tf32", "params_total", "params_matmul", "flops_per_step", "tokens_per_step", "environment", "config",
+               "raw_file", "ingest_run_id", "retrieved_at")
+
 METRICS = {
     "probe_tokens_per_s": ("tokens_per_s", "tokens/s"),
     "probe_step_ms": ("step_ms.median", "ms"),
@@ -140,13 +145,11 @@ def save(con: duckdb.DuckDBPyConnection, results: list[tuple[Path, dict]], run: 
         raw_file = config.display_path(raw)
         cfg = doc["config"]
         con.execute("DELETE FROM probe_cases WHERE run_id = ?", [doc["run_id"]])
-        con.execute(
-            "INSERT OR REPLACE INTO probe_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [doc["run_id"], _ts(doc["started_at"]), _ts(doc["finished_at"]), doc["status"], cfg["name"], ",".join(cfg["devices"]),
+        store.replace_row(con, "probe_runs", ("run_id",), dict(zip(RUN_COLUMNS, [
+            doc["run_id"], _ts(doc["started_at"]), _ts(doc["finished_at"]), doc["status"], cfg["name"], ",".join(cfg["devices"]),
              _device_name(doc), doc["environment"]["host"], doc["budget_s"], doc["elapsed_s"], cfg["tf32"], cfg["params"]["total"],
              cfg["params"]["matmul"], cfg["flops_per_step"]["total"], cfg["tokens_per_step"], json.dumps(doc["environment"], sort_keys=True),
-             json.dumps({k: cfg[k] for k in ("name", "model", "train", "note") if k in cfg}, sort_keys=True), raw_file, run.run_id, store.utcnow()],
-        )
+             json.dumps({k: cfg[k] for k in ("name", "model", "train", "note") if k in cfg}, sort_keys=True), raw_file, run.run_id, store.utcnow()], strict=True)))
         for c in doc["cases"]:
             ok = c["status"] == "ok"
             peak = c.get("peak_tflops") or {}

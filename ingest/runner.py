@@ -231,7 +231,7 @@ def not_due(db_path: Path, sources: dict[str, str], now: dt.datetime | None = No
 
     A source whose latest run failed, or that never succeeded, is always due.
     """
-    if not db_path.exists():
+    if not db.exists(db_path):
         return {}
     now = now or store.utcnow()
     con = db.open_read(db_path)
@@ -292,7 +292,7 @@ def run_all(
     """
     sources = select(names)
     timeout = float(timeout if timeout is not None else os.environ.get("PULSE_SOURCE_TIMEOUT", DEFAULT_TIMEOUT))
-    if db_path.exists():
+    if db.exists(db_path):
         db.open_read(db_path).close()  # refuse a damaged file before any source starts
     with run_lock(db_path, wait=wait, wait_timeout=wait_timeout), _sigterm_exits():
         summary = Summary(db=str(db_path), started_at=_now_iso())

@@ -18,7 +18,7 @@ def ensure_database(path: Path) -> bool:
     """
     from ingest import snapshot
 
-    if not path.exists():
+    if not db.exists(path):
         log.info("no database at %s: building it from the embedded snapshot", path)
         snapshot.run(path)
         return True

@@ -86,10 +86,11 @@ def db_init(db: Path | None) -> None:
         pulse db init --db /tmp/pulse.duckdb
     """
     from ingest import snapshot
+    from pulse import db as database
 
     path = resolve_db(db)
     run = snapshot.run(path)
-    click.echo(f"{path}: loaded {run.rows} snapshot observations and {run.detail.get('claims', 0)} claims.")
+    click.echo(f"{database.describe(path)}: loaded {run.rows} snapshot observations and {run.detail.get('claims', 0)} claims.")
 
 
 @db.command("info")
@@ -109,7 +110,7 @@ def db_info(db: Path | None) -> None:
     path = resolve_db(db)
     con = database.open_read(path)
     try:
-        click.echo(f"Database: {path}")
+        click.echo(f"Database: {database.describe(path)}")
         click.echo(f"Schema versions: {', '.join(map(str, sorted(database.applied_versions(con)))) or 'none'}")
         click.echo("\nTables:")
         for name, rows in inventory.table_counts(con):
@@ -136,10 +137,18 @@ def serve(db: Path | None, port: int, headless: bool) -> None:
     Example:
         pulse serve --port 8501
     """
+    from pulse import db as database
     from pulse.bootstrap import ensure_database
+    from pulse.errors import DatabaseError
 
-    path = resolve_db(db).resolve()
-    ensure_database(path)
+    path = resolve_db(db).absolute()
+    try:
+        ensure_database(path)
+    except DatabaseError as exc:
+        if not database.uses_team_store():
+            raise
+        # A replica of a team deployment starts anyway: its pages say what is wrong until it is fixed.
+        click.echo(f"Warning: {config.redact(str(exc))} Starting the dashboard anyway.", err=True)
     # Every path setting absolute (the working directory changes below), PULSE_DB this database.
     os.environ.update(config.child_env(PULSE_DB=str(path)))
     # Streamlit runs in this process (not a child): SIGTERM and SIGINT reach its own handlers,

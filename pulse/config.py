@@ -64,6 +64,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "BROWSER_PATH": ("(found on PATH)", "Chrome/Chromium for PNG/SVG/PDF exports (kaleido); default: chromium on PATH, e.g. /usr/bin/chromium."),
     "PULSE_PUBLIC_URL": ("(unset)", "Dashboard base URL, used in the 'open this view' link that CLI exports and reports carry."),
     "PULSE_PROBE_DIR": ("$PULSE_HOME/probe", "Where `pulse probe run` and the dashboard's probe button write result files."),
+    "PULSE_STORE": ("(unset)", "DuckLake team store, e.g. `ducklake:postgres:dbname=pulse host=db user=pulse`: every read and write goes there instead of PULSE_DB. Its password is never printed or stored."),
+    "PULSE_STORE_DATA_PATH": ("(unset)", "Where the team store keeps its Parquet files: a shared folder or an s3:// path (needed by `pulse db init`)."),
     "PROBE_OUT_DIR": ("probe-results", "Default --out of the standalone `python -m probe` (which reads no other setting)."),
 }
 
@@ -173,10 +175,12 @@ def known_secret_values() -> list[str]:
 
 
 def redact(text: str) -> str:
-    """Replace every known secret value in text with '***'."""
+    """Replace every known secret value (tokens, the team store's password) in text with '***'."""
+    from pulse import lake  # lazily: lake is core too, and config is imported by everything
+
     for value in known_secret_values():
         text = text.replace(value, "***")
-    return text
+    return lake.redact_url(text)
 
 
 class RedactingFilter(logging.Filter):

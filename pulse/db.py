@@ -5,6 +5,9 @@ process read it. Writers therefore never open the live file: they copy it, write
 checkpoint, fsync and `os.replace` it over the live one. Readers (the dashboard) open the
 live file read-only and never wait; a writer killed at any point leaves the live file as it
 was; a full disk fails the copy, not the live file. A lock file serialises writers.
+
+With PULSE_STORE set, the same functions read and write a DuckLake team store instead
+(pulse.lake): callers pass their `path` as always and never know which store they use.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 
-from pulse import schema
+from pulse import lake, schema
 from pulse.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,10 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-def version_token(path: Path) -> tuple[int, int, int] | None:
-    """Changes whenever a writer swaps in a new file; None when there is no file."""
+def version_token(path: Path) -> tuple | None:
+    """Changes whenever a writer swaps in a new file (or commits to the team store); None when there is none."""
+    if lake.enabled():
+        return lake.version_token()
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -62,8 +67,25 @@ def _explain_open_error(path: Path, exc: Exception) -> DatabaseError:
     return DatabaseError(f"Cannot open database {path}: {text}", "Check the path and its permissions.")
 
 
+def uses_team_store() -> bool:
+    """True when PULSE_STORE names a DuckLake store: then `path` arguments are not used."""
+    return lake.enabled()
+
+
+def describe(path: Path) -> str:
+    """Where reads and writes go, for messages: the file, or the team store without its password."""
+    return lake.describe() if lake.enabled() else str(path)
+
+
+def exists(path: Path) -> bool:
+    """Whether there is a database to read (the file, or the team store's catalog with Pulse's tables)."""
+    return lake.exists() if lake.enabled() else path.exists()
+
+
 def open_read(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the live database; DatabaseError with advice when impossible."""
+    if lake.enabled():
+        return lake.open_read()
     if not path.exists():
         raise DatabaseError(f"No database at {path}.", "Run `pulse db init` to build it from the embedded snapshot.")
     if path.is_dir():
@@ -110,21 +132,25 @@ def _sql_literal(path: Path) -> str:
 
 def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
     exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' AND table_catalog = current_database()"
     ).fetchone()[0]
     if not exists:
         return set()
     return {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every pending migration; return the numbers applied (empty when up to date)."""
-    con.execute(schema.SCHEMA_VERSION_DDL)
+def migrate(con: duckdb.DuckDBPyConnection, adapt: Callable[[str], str | None] | None = None) -> list[int]:
+    """Apply every pending migration; return the numbers applied (empty when up to date).
+
+    `adapt` rewrites each statement for another store (None from it: skip the statement).
+    """
+    adapt = adapt or (lambda statement: statement)
+    con.execute(adapt(schema.SCHEMA_VERSION_DDL))
     done = []
     for number, name, statements in schema.pending(applied_versions(con)):
         con.execute("BEGIN TRANSACTION")
         try:
-            for statement in statements:
+            for statement in filter(None, map(adapt, statements)):
                 con.execute(statement)
             con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [number, name])
             con.execute("COMMIT")
@@ -223,7 +249,12 @@ def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.Duc
     """A read-write connection on a staging copy of `path`, swapped in atomically on success.
 
     On any exception the staging copy is discarded and the live file is untouched.
+    With PULSE_STORE set, the session is one DuckLake transaction instead (pulse.lake).
     """
+    if lake.enabled():
+        with lake.write_session(lambda con: migrate(con, lake.adapt_ddl), lock_timeout) as con:
+            yield con
+        return
     if path.exists():
         # Refuse before copying: a damaged or foreign file must never be replaced.
         open_read(path).close()
@@ -271,6 +302,6 @@ def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.Duc
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0]
-    )
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_catalog = current_database()", [name]
+    ).fetchone()[0])

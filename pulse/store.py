@@ -61,15 +61,31 @@ def upsert_observations(
     rows = _normalise(frame, run_id, retrieved_at or utcnow())
     con.register("_pulse_obs_in", rows)
     try:
-        columns = ", ".join(OBS_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in OBS_COLUMNS if c not in OBS_KEY)
-        con.execute(
-            f"INSERT INTO observations ({columns}) SELECT {columns} FROM _pulse_obs_in "
-            f"ON CONFLICT ({', '.join(OBS_KEY)}) DO UPDATE SET {updates}"
-        )
+        merge(con, "observations", OBS_KEY, OBS_COLUMNS, "_pulse_obs_in")
     finally:
         con.unregister("_pulse_obs_in")
     return len(rows)
+
+
+# Upserts are MERGE or delete-then-insert on the natural key, never ON CONFLICT / INSERT OR
+# REPLACE: those need a PRIMARY KEY, which DuckLake tables (the team store) cannot have.
+# Table and column names are constants from the callers' code, never read from a database.
+
+def merge(con: duckdb.DuckDBPyConnection, table: str, key: list[str], columns: list[str], source: str) -> None:
+    """Insert the rows of `source` (a registered frame or table) into `table`, updating rows with the same key."""
+    on = " AND ".join(f"t.{c} = s.{c}" for c in key)
+    updates = ", ".join(f"{c} = s.{c}" for c in columns if c not in key)
+    con.execute(
+        f"MERGE INTO {table} AS t USING (SELECT {', '.join(columns)} FROM {source}) AS s ON {on} "
+        f"WHEN MATCHED THEN UPDATE SET {updates} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('s.' + c for c in columns)})"
+    )
+
+
+def replace_row(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], row: dict) -> None:
+    """Insert one row (column -> value), replacing the row with the same `key` columns, if any."""
+    con.execute(f"DELETE FROM {table} WHERE " + " AND ".join(f"{c} = ?" for c in key), [row[c] for c in key])
+    con.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
 
 
 def delete_observations(con: duckdb.DuckDBPyConnection, *, source: str, framework: str, metric: str, variant: str | None = None) -> None:
@@ -107,20 +123,17 @@ class Run:
 
 
 def save_run(con: duckdb.DuckDBPyConnection, run: Run) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run.run_id,
-            run.source,
-            run.started_at,
-            run.finished_at,
-            run.status,
-            run.rows,
-            run.requests,
-            redact(run.error) if run.error else None,
-            redact(json.dumps(run.detail, sort_keys=True, default=str)),
-        ],
-    )
+    replace_row(con, "ingest_runs", ("run_id",), {
+        "run_id": run.run_id,
+        "source": run.source,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "status": run.status,
+        "rows": run.rows,
+        "requests": run.requests,
+        "error": redact(run.error) if run.error else None,
+        "detail": redact(json.dumps(run.detail, sort_keys=True, default=str)),
+    })
 
 
 @contextlib.contextmanager

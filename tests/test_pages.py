@@ -15,9 +15,13 @@ from tests.page_checks import assert_formatted
 APP = str(config.PROJECT_ROOT / "app.py")
 
 
-@pytest.fixture
-def app(snapshot_db, monkeypatch):
+@pytest.fixture(params=["file", "team_store"])
+def app(request, snapshot_db, monkeypatch):
+    """Each page test runs on the local file and on the team store (DuckLake on PostgreSQL)."""
     monkeypatch.setenv("PULSE_DB", str(snapshot_db))
+    if request.param == "team_store":
+        snapshot_db.unlink()  # every read must come from the team store
+        request.getfixturevalue("lake_snapshot")
 
     def open_page(page: str | None = None, **query) -> AppTest:
         # A page opened by its URL (with a query string) is its script run in a new session.
@@ -29,7 +33,9 @@ def app(snapshot_db, monkeypatch):
         assert not at.exception, [e.message for e in at.exception]
         return at
 
-    return open_page
+    yield open_page
+    if request.param == "team_store":
+        assert not snapshot_db.exists(), "a page wrote a local database file while PULSE_STORE was set"
 
 
 def _decode(value):

@@ -118,11 +118,11 @@ def status(db: Path | None, as_json: bool, sources: tuple[str, ...]) -> None:
     broken = {i.name: i.error for i in infos if i.error}
     healthy = all(v.healthy for v in verdicts) and not broken
     if as_json:
-        payload = {"db": str(path), "healthy": healthy, "stale_factor": freshness.STALE_FACTOR,
+        payload = {"db": database.describe(path), "healthy": healthy, "stale_factor": freshness.STALE_FACTOR,
                    "sources": [dict(v.to_dict(), module_error=broken.get(v.source)) for v in verdicts]}
         click.echo(json.dumps(payload, indent=2))
     else:
-        click.echo(f"Database: {path}")
+        click.echo(f"Database: {database.describe(path)}")
         header = f"{'source':<18} {'state':<10} {'cadence':>8} {'last good run':<28} {'last run':<8} {'fails':>5}"
         click.echo(header)
         click.echo("-" * len(header))
