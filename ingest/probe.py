@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import duckdb
@@ -54,33 +56,128 @@ def _field(case: dict, path: str):
     return node
 
 
-def read_file(path: Path) -> dict:
-    """One result file, validated; SourceError saying what is wrong and what to do."""
+# A result file is a few tens of KB (about 2 KB per case plus the environment); 16 MiB is far
+# beyond any real one and bounds what a hostile file (/dev/zero, a huge dump) can make us read.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+# The schema nests 4 deep; environment details add a few levels. Deeper means not our file.
+MAX_DEPTH = 32
+
+
+class _Refused(ValueError):
+    """A JSON constant or key the probe never writes."""
+
+
+def _no_constant(name: str):
+    raise _Refused(f"{name} is not a number this schema accepts (NaN and infinities are refused)")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    doc = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _Refused(f"the key {key!r} appears twice in one object")
+        doc[key] = value
+    return doc
+
+
+def _depth(doc) -> int:
+    """Nesting depth, without recursion (a hostile file must not exhaust the stack here)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; SourceError otherwise.
+
+    Opened non-blocking and checked with fstat on the open descriptor, so a FIFO or device
+    (issue 14: /dev/zero, a FIFO that blocks for ever) is refused without reading from it.
+    """
+    fix = "Pass a file written by `python -m probe`."
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SourceError(f"Cannot read probe result {path}: {exc}.", "Pass a file written by `python -m probe`.") from exc
-    problems = probe_schema.validate(doc)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise SourceError(f"Cannot read probe result {path}: {exc.strerror or exc}.", fix) from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{path} is not a regular file; it was not read.", fix)
+        if info.st_size > limit:
+            raise SourceError(f"{path} is {info.st_size:,} bytes, more than a probe result's limit of {limit:,}; it was not read.", fix)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise SourceError(f"Cannot read probe result {path}: {exc.strerror or exc}.", fix) from exc
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # grew while we read it
+        raise SourceError(f"{path} is more than a probe result's limit of {limit:,} bytes; it was not read.", fix)
+    return data
+
+
+def parse(data: bytes, name: str = "the file", today: dt.date | None = None) -> dict:
+    """Bytes of a result file -> the validated document; SourceError with the first reason.
+
+    Strict: UTF-8 only, no NaN/Infinity, no repeated keys, bounded nesting, then the schema's
+    own checks (types, finite numbers in range, known schema version, dates, unique cases).
+    """
+    fix = "Pass a file written by `python -m probe`."
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"Cannot read probe result {name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); it was not loaded.", fix) from None
+    try:
+        doc = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"Cannot read probe result {name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); it was not loaded.", fix) from None
+    except RecursionError:
+        raise SourceError(f"Cannot read probe result {name}: nested too deeply to be a probe result; it was not loaded.", fix) from None
+    except ValueError as exc:  # _Refused, or an integer with more digits than Python converts
+        raise SourceError(f"Cannot read probe result {name}: {exc}; it was not loaded.", fix) from None
+    if _depth(doc) > MAX_DEPTH:
+        raise SourceError(f"Cannot read probe result {name}: nested more than {MAX_DEPTH} levels deep, which no probe result is; it was not loaded.", fix)
+    problems = probe_schema.validate(doc, today=today)
     if problems:
-        raise SourceError(f"{path} is not a valid probe result ({len(problems)} problems, first: {problems[0]}).",
+        raise SourceError(f"{name} is not a valid probe result ({len(problems)} problem{'s' if len(problems) > 1 else ''}, first: {problems[0]}); "
+                          "it was not loaded.",
                           "Re-run the probe with this version of Framework Pulse; see docs/probe.md for the schema.")
     if doc["status"] != "complete":
-        raise SourceError(f"{path} is from a probe run that did not finish (status {doc['status']}).",
+        raise SourceError(f"{name} is from a probe run that did not finish (status {doc['status']}).",
                           "It was not loaded; run the probe again (`pulse probe run`).")
     return doc
 
 
-def fetch_results(path: Path) -> tuple[list[tuple[Path, dict]], list[str]]:
-    """Result files at `path` (a file, or every probe-*.json in a directory) and the ones skipped."""
+def read_file(path: Path) -> dict:
+    """One result file, bounded and validated; SourceError saying what is wrong and what to do."""
+    return parse(read_bytes(Path(path)), str(path))
+
+
+def _read_kept(path: Path) -> tuple[dict, bytes]:
+    data = read_bytes(path)
+    return parse(data, str(path)), data
+
+
+def fetch_results(path: Path) -> tuple[list[tuple[Path, dict, bytes]], list[str]]:
+    """Result files at `path` (a file, or every probe-*.json in a directory) and the ones skipped.
+
+    Each found file comes with the exact bytes validated, which are what keep_raw stores. In
+    a directory, a file that fails is skipped whole with its first reason; the others load.
+    """
     path = Path(path)
     if not path.exists():
         raise SourceError(f"No probe result at {path}.", "Pass a result file or the directory `python -m probe --out` wrote to.")
-    if path.is_file():
-        return [(path, read_file(path))], []
+    if not path.is_dir():
+        return [(path, *_read_kept(path))], []
     found, skipped = [], []
     for file in sorted(path.glob("probe-*.json")):
         try:
-            found.append((file, read_file(file)))
+            found.append((file, *_read_kept(file)))
         except SourceError as exc:
             log.warning("skipped %s", exc)
             skipped.append(f"{file.name}: {exc.message}")
@@ -90,17 +187,31 @@ def fetch_results(path: Path) -> tuple[list[tuple[Path, dict]], list[str]]:
     return found, skipped
 
 
-def keep_raw(path: Path) -> Path:
-    """Copy the result file under PULSE_RAW_DIR/probe so the load can be replayed."""
+def keep_raw(path: Path, data: bytes | None = None) -> Path:
+    """Keep the result file under PULSE_RAW_DIR/probe so the load can be replayed: the bytes
+    that were validated when given (the file could change between the read and a copy)."""
     target = config.raw_dir() / "probe" / path.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if path.resolve() != target.resolve():
-        shutil.copyfile(path, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.resolve() != target.resolve():
+            if data is None:
+                shutil.copyfile(path, target)
+            else:
+                tmp = target.with_name(target.name + ".tmp")
+                try:
+                    tmp.write_bytes(data)
+                    os.replace(tmp, target)
+                finally:
+                    tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise SourceError(f"Cannot keep a copy of {path.name} in {target.parent} ({exc.strerror or exc}); nothing was loaded.",
+                          "Free some space or point PULSE_RAW_DIR at a writable directory, then retry.") from exc
     return target
 
 
 def _ts(text: str | None):
-    return pd.Timestamp(text).tz_localize(None) if text else None
+    """A validated ISO timestamp as naive UTC (the database's TIMESTAMP columns hold UTC)."""
+    return pd.Timestamp(probe_schema.parse_time(text).replace(tzinfo=None)) if text else None
 
 
 def observations(doc: dict, raw_file: str) -> pd.DataFrame:
@@ -171,7 +282,7 @@ def run(db_path: Path, path: Path) -> store.Run:
     """Load probe result file(s) at `path` into the database at `db_path`."""
     with store.tracked_run(db_path, NAME) as run:
         found, skipped = fetch_results(Path(path))
-        kept = [(keep_raw(file), doc) for file, doc in found]
+        kept = [(keep_raw(file, data), doc) for file, doc, data in found]
         run.requests = 0
         run.detail = {"files": [p.name for p, _ in kept], "skipped": skipped}
         with db.write_session(db_path) as con:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from pulse import __version__, config
-from pulse.errors import PulseError
+from pulse.errors import DatabaseError, PulseError
 
 # Modules that add commands: each defines register(main, ingest).
 COMMAND_MODULES: list[str] = [
@@ -102,6 +102,7 @@ def db_info(db: Path | None) -> None:
     Example:
         pulse db info
     """
+    import duckdb
     import pandas as pd
 
     from analytics import inventory
@@ -110,18 +111,28 @@ def db_info(db: Path | None) -> None:
     path = resolve_db(db)
     con = database.open_read(path)
     try:
+        if not database.uses_team_store():  # a DuckLake store reads its data files; a file needs nothing else
+            inventory.lock_down(con)  # this command reads nothing but the file itself
         click.echo(f"Database: {database.describe(path)}")
         click.echo(f"Schema versions: {', '.join(map(str, sorted(database.applied_versions(con)))) or 'none'}")
         click.echo("\nTables:")
         for name, rows in inventory.table_counts(con):
             click.echo(f"  {name:<28} {rows:>10,} rows")
+        foreign = inventory.foreign_tables(con)
+        for name, kind in foreign:
+            click.echo(f"  {name:<28} {'(' + kind + ', not part of the schema: not read)':>10}")
         click.echo("\nSources:")
+        if not (inventory.has_table(con, "observations") and inventory.has_table(con, "ingest_runs")):
+            click.echo("  (no observations table: not a Framework Pulse database, or not initialised; run `pulse db init`)")
+            return
         frame = inventory.source_summary(con)
         if frame.empty:
             click.echo("  (no observations)")
         for row in frame.itertuples(index=False):
             last = "never" if pd.isna(row.last_ingest) else str(row.last_ingest)[:19]
-            click.echo(f"  {row.source:<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {last}")
+            click.echo(f"  {inventory.printable(row.source, 16):<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {last}")
+    except duckdb.Error as exc:
+        raise DatabaseError(f"Cannot read {path}: {type(exc).__name__}: {exc}", "The file may be damaged or not a Framework Pulse database; see `pulse db init`.") from exc
     finally:
         con.close()
 
