@@ -27,10 +27,18 @@ with st.expander("Run probe now", expanded=not devices):
     allowed = probe_job.allowed()
     job = st.session_state.get("probe_job")
     running = bool(job and job.state()["running"])
+    # One probe per server: a run started from another session (or a terminal) holds the lock.
+    elsewhere = probe_job.running() if allowed and not running else None
     budget = st.number_input("Time budget (seconds)", min_value=10, max_value=1800, value=60, step=10, key="probe_budget", disabled=not allowed)
-    if st.button("Run probe now", key="probe_run_button", disabled=not allowed or running, type="primary"):
-        st.session_state["probe_job"] = probe_job.start(db_path(), float(budget))
-        job, running = st.session_state["probe_job"], True
+    if st.button("Run probe now", key="probe_run_button", disabled=not allowed or running or elsewhere is not None, type="primary"):
+        try:
+            st.session_state["probe_job"] = probe_job.start(db_path(), float(budget))
+            job, running = st.session_state["probe_job"], True
+        except probe_job.ProbeBusy as exc:
+            st.warning(str(exc))
+    if elsewhere is not None:
+        st.info(f"A probe run is in progress on this server ({probe_job.describe(elsewhere)}); "
+                "the button comes back when it ends.")
     if not allowed:
         st.caption("Off on this server: a probe run uses every CPU core (or the GPU) for the whole budget. "
                    f"An operator can enable it with `{probe_job.ENABLE_VAR}=1`; or run `pulse probe run` in a terminal.")

@@ -31,7 +31,9 @@ class PulseGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PulseError as exc:
-            raise click.ClickException(config.redact(str(exc))) from None
+            error = click.ClickException(config.redact(str(exc)))
+            error.exit_code = exc.exit_code
+            raise error from None
 
 
 def db_option(func):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 
 class PulseError(Exception):
-    """An expected failure with a message fit for a user (no traceback needed)."""
+    """An expected failure with a message fit for a user (no traceback needed).
+
+    The CLI prints it as one `Error: ...` line and exits with `exit_code`.
+    """
+
+    exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None):
         self.message = message

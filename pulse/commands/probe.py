@@ -54,12 +54,15 @@ def register(main: click.Group, ingest: click.Group) -> None:
         Example:
             pulse probe run --budget 120 --device cuda
         """
+        from ingest import probe_job
+
         cmd = probe_command(budget=budget, device=device, frameworks=frameworks, modes=modes, precision=precision, steps=steps, out=out,
                             progress_file=progress_file)
         out_dir = Path(cmd[cmd.index("--out") + 1])
         out_dir.mkdir(parents=True, exist_ok=True)
-        # Run in the result folder: whatever the probe or a framework writes beside itself stays out of the code.
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=out_dir, env=config.child_env())
+        with probe_job.hold_lock(progress_file.name if progress_file else None):  # one probe at a time per server
+            # Run in the result folder: whatever the probe or a framework writes beside itself stays out of the code.
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=out_dir, env=config.child_env())
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             raise PulseError(f"The probe exited with code {proc.returncode} ({' '.join(cmd[1:])}).", "See its messages above.")
