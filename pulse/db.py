@@ -237,6 +237,11 @@ def _pause_point(name: str, path: Path) -> None:
 
 
 def _copy_to_staging(path: Path, staging: Path) -> None:
+    # The staging copy replaces the live file, so it takes the live file's mode (issue 14: a
+    # 0600 database became 0644 after an ingest); created with it, so no moment is looser.
+    mode = os.stat(path).st_mode & 0o7777
+    os.close(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode))
+    os.chmod(staging, mode)  # exact, whatever the umask
     if os.environ.get("PULSE_TEST_PAUSE_AT") == "copy" and not pause_marker(path).exists():
         data = path.read_bytes()
         staging.write_bytes(data[: len(data) // 2])
