@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 class RunnerBusy(PulseError):
     """Another `pulse ingest --all` holds the run lock."""
 
+    exit_code = 75
+
+
+class RunLockUnavailable(PulseError):
+    """The run lock file cannot be created next to the database (read-only directory, ...)."""
+
 
 def run_lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".ingest.lock")
@@ -60,8 +66,14 @@ def run_lock(db_path: Path, wait: bool = False, wait_timeout: float | None = Non
     holder died without cleaning up (the kernel freed its flock): we say so and take over.
     """
     lock_file = run_lock_path(db_path)
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:  # read-only or full filesystem, no permission, a directory in the way
+        raise RunLockUnavailable(
+            f"Cannot create the run lock {lock_file} ({exc.strerror or exc}); no source was run and the database was left as it was.",
+            "Point PULSE_DB / --db at a database in a writable directory, or fix the directory's permissions.",
+        ) from exc
     try:
         deadline = None if wait_timeout is None else time.monotonic() + wait_timeout
         announced = False

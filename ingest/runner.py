@@ -34,7 +34,7 @@ from pathlib import Path
 from ingest import SOURCES
 from ingest.runlock import RunnerBusy, run_lock, run_lock_path  # noqa: F401  (re-exported)
 from pulse import config, db, store
-from pulse.errors import PulseError
+from pulse.errors import DamagedDatabase, PulseError
 
 log = logging.getLogger(__name__)
 
@@ -353,16 +353,20 @@ def _child_main(name: str, module_path: str, db_path: str, result_file: str, log
         result["run_id"] = _record_failure(Path(db_path), name, store.utcnow(), result["error"])
     else:
         started = store.utcnow()
+        damaged = False
         try:
             run = module.run(Path(db_path))
             result.update(status=run.status, rows=run.rows, requests=run.requests, run_id=run.run_id, error=run.error)
+        except DamagedDatabase as exc:
+            result["error"] = config.redact(str(exc))
+            damaged = True  # write nothing more to a damaged file, not even this failure
         except PulseError as exc:
             result["error"] = config.redact(str(exc))
         except Exception as exc:
             # Format the traceback ourselves: the logging filter redacts messages, not tracebacks.
             log.error("%s failed unexpectedly:\n%s", name, config.redact(traceback.format_exc()))
             result["error"] = config.redact(f"unexpected {type(exc).__name__}: {exc}")
-        if result["status"] == "failed" and not _failure_recorded(Path(db_path), name, started):
+        if result["status"] == "failed" and not damaged and not _failure_recorded(Path(db_path), name, started):
             # The source raised outside store.tracked_run: record it so `pulse status` sees it.
             result["run_id"] = _record_failure(Path(db_path), name, started, result["error"])
     tmp = Path(result_file + ".tmp")

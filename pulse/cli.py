@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from pulse import __version__, config
-from pulse.errors import DatabaseError, PulseError
+from pulse.errors import DatabaseError, explain
 
 # Modules that add commands: each defines register(main, ingest).
 COMMAND_MODULES: list[str] = [
@@ -24,16 +24,29 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
+DB_KEY = "pulse.db"  # ctx.meta key: the database the command resolved (meta is shared by nested contexts)
+
+
 class PulseGroup(click.Group):
-    """A group that turns expected failures (PulseError) into clean one-line errors."""
+    """A group that turns expected failures into one clean `Error: ...` line and an exit code.
+
+    The one pattern: code raises PulseError (or a library raises something errors.explain
+    recognises: a damaged database block, a full disk, a path it cannot write); here it becomes
+    a ClickException with the error's exit_code. Anything else is a bug and keeps its traceback.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except PulseError as exc:
-            error = click.ClickException(config.redact(str(exc)))
-            error.exit_code = exc.exit_code
-            raise error from None
+        except Exception as exc:  # click's own exceptions pass: explain() returns None for them
+            if isinstance(exc, click.ClickException | click.exceptions.Exit | click.Abort):
+                raise
+            error = explain(exc, ctx.meta.get(DB_KEY))
+            if error is None:
+                raise
+            click_error = click.ClickException(config.redact(str(error)))
+            click_error.exit_code = error.exit_code
+            raise click_error from None
 
 
 def db_option(func):
@@ -48,7 +61,12 @@ def db_option(func):
 
 
 def resolve_db(db: Path | None) -> Path:
-    return config.db_path(db)
+    """The database file of this command (--db, else $PULSE_DB, else data/pulse.duckdb)."""
+    path = config.db_path(db)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[DB_KEY] = path  # so that an error at the boundary can name the file
+    return path
 
 
 @click.group(cls=PulseGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,8 +151,10 @@ def db_info(db: Path | None) -> None:
         for row in frame.itertuples(index=False):
             last = "never" if pd.isna(row.last_ingest) else str(row.last_ingest)[:19]
             click.echo(f"  {inventory.printable(row.source, 16):<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {last}")
-    except duckdb.Error as exc:
-        raise DatabaseError(f"Cannot read {path}: {type(exc).__name__}: {exc}", "The file may be damaged or not a Framework Pulse database; see `pulse db init`.") from exc
+    except duckdb.Error as exc:  # a damaged block reads as such; anything else in a crafted file, as this
+        raise explain(exc, path) or DatabaseError(
+            f"Cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            "The file may be damaged or not a Framework Pulse database; see `pulse db init`.") from exc
     finally:
         con.close()
 

@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from pulse import lake, schema
-from pulse.errors import DatabaseError
+from pulse.errors import DatabaseError, explain
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,11 @@ def open_read(path: Path) -> duckdb.DuckDBPyConnection:
         raise DatabaseError(f"No database at {path}.", "Run `pulse db init` to build it from the embedded snapshot.")
     if path.is_dir():
         raise DatabaseError(f"{path} is a directory, not a database file.", "Point PULSE_DB / --db at a file.")
+    _check_header(path)
     # A private in-memory instance that attaches the file: duckdb.connect(path) would reuse
     # the process-wide instance cached for that path, which keeps reading the old file
     # after a writer's swap.
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})  # never download
     try:
         con.execute(f"ATTACH '{_sql_literal(path)}' AS pulse (READ_ONLY)")
         con.execute("USE pulse")
@@ -102,6 +104,27 @@ def open_read(path: Path) -> duckdb.DuckDBPyConnection:
         con.close()
         raise _explain_open_error(path, exc) from exc
     return con
+
+
+def _check_header(path: Path) -> None:
+    """Refuse, before ATTACH, a file that does not start like a DuckDB file: DuckDB would try
+    to download the sqlite extension for a SQLite file (issue 14), and a FIFO would block."""
+    hint = "Point PULSE_DB / --db at a Framework Pulse DuckDB file, or run `pulse db init` to build one."
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise DatabaseError(f"{path} is not a regular file, so not a database; it was left untouched.", hint)
+            head = os.pread(fd, 16, 0)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise DatabaseError(f"Cannot read database {path} ({exc.strerror or exc}).", "Check the path and its permissions.") from exc
+    if head.startswith(b"SQLite format 3\0"):
+        raise DatabaseError(f"{path} is a SQLite database, not a DuckDB one; it was left untouched.", hint)
+    if head[8:12] != b"DUCK":
+        raise DatabaseError(f"{path} is not a DuckDB database (or it is damaged); it was left untouched.",
+                            "Move it away or point PULSE_DB / --db at another file, then run `pulse db init`.")
 
 
 # DuckDB files start with three 4 KiB headers, then fixed-size blocks.
@@ -303,6 +326,9 @@ def write_session(path: Path, lock_timeout: float = 60.0) -> Iterator[duckdb.Duc
                 raise _unwritable(path, exc) from exc
             if isinstance(exc, duckdb.Error) and "no space" in str(exc).lower():
                 raise _unwritable(path, OSError(errno.ENOSPC, "No space left on device")) from exc
+            damaged = explain(exc, path) if isinstance(exc, duckdb.Error) else None
+            if damaged is not None:  # a damaged block met while writing the copy
+                raise damaged from exc
             raise
 
 

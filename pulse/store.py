@@ -16,6 +16,7 @@ import pandas as pd
 
 from pulse import db
 from pulse.config import redact
+from pulse.errors import DamagedDatabase
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,8 @@ def tracked_run(db_path: Path, source: str) -> Iterator[Run]:
     run = Run(source=source)
     try:
         yield run
+    except DamagedDatabase:
+        raise  # recording the failure would write a new version of a damaged file: leave it as it is
     except BaseException as exc:
         run.status = "failed"
         run.error = redact(f"{type(exc).__name__}: {exc}") if not str(exc).startswith(type(exc).__name__) else redact(str(exc))

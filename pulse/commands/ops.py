@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from pulse import config
+from pulse.errors import PulseError
 
 INGEST_HELP = """Pull data from a source into the database, or from every source with --all.
 
@@ -70,11 +71,13 @@ def ingest_all(db: Path | None, sources: list[str], *, due: bool, quiet: bool, v
     path = resolve_db(db)
     try:
         summary = runner.run_all(path, sources or None, timeout=timeout, wait=wait, wait_timeout=wait_timeout, log_level=level, due_only=due)
-    except runner.RunnerBusy as exc:
+    except PulseError as exc:  # busy, an unreadable database, no room for the lock: no source ran
+        busy = isinstance(exc, runner.RunnerBusy)
+        code = runner.EXIT_BUSY if busy else exc.exit_code
         if as_json:
-            click.echo(json.dumps({"db": str(path), "ok": False, "exit_code": runner.EXIT_BUSY, "busy": True, "error": config.redact(str(exc))}))
+            click.echo(json.dumps({"db": str(path), "ok": False, "exit_code": code, "busy": busy, "error": config.redact(str(exc))}))
         click.echo(f"Error: {config.redact(str(exc))}", err=True)
-        sys.exit(runner.EXIT_BUSY)
+        sys.exit(code)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     elif not quiet or not summary.ok:
