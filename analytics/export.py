@@ -89,6 +89,41 @@ def parse_extra(pairs: list[str] | tuple[str, ...]) -> dict:
     return extra
 
 
+# The chart-specific options (--set KEY=VALUE) each chart's builder reads. Any other key is
+# refused with the valid ones (issue 14: `--set foo=bar` was silently ignored);
+# tests/test_bad_input.py checks that every key a builder reads is listed here.
+CHART_OPTIONS: dict[str, tuple[str, ...]] = {
+    "github-stars": (),
+    "overview-stars-share": (),
+    "trends-interest": ("trends_request",),
+    "trends-share": ("trends_request",),
+    "pwc-implementation-share": ("variant",),
+    "pwc-papers-with-code": (),
+    "hf-models": ("source",),
+    "hf-share": ("base", "source"),
+    "hf-tf-keras-also-pytorch": ("source",),
+    "hf-libraries": (),
+    "probe-throughput": ("device",),
+    "probe-mfu": ("device",),
+    "probe-speedup": ("device",),
+    "probe-history": ("device",),
+}
+
+
+def check_extra(extra: dict, charts: list[str]) -> None:
+    """Refuse a --set key that none of `charts` reads, naming the valid keys and the closest one."""
+    valid = sorted({key for name in charts for key in CHART_OPTIONS.get(name, ())})
+    unknown = [key for key in extra if key not in valid]
+    if not unknown:
+        return
+    key = unknown[0]
+    which = f"chart '{charts[0]}'" if len(charts) == 1 else "these charts"
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = (f"Did you mean '{close[0]}'? " if close else "") + (
+        f"Valid: {', '.join(valid)}." if valid else f"{which.capitalize()} takes no --set options.")
+    raise ExportError(f"Unknown option --set {key}=... for {which}.", hint)
+
+
 def view_params(options: ChartOptions) -> dict[str, str]:
     """The options as the dashboard's URL query parameters (see app_pages/_common.py)."""
     params = {"frameworks": ",".join(options.frameworks)}
@@ -339,9 +374,38 @@ def format_for(path: Path, given: str | None) -> str:
 
 # --- Writing files ------------------------------------------------------------------------
 
+def _name_max(path: Path) -> int:
+    """Longest file name (bytes) the filesystem holding `path` (or its nearest existing
+    ancestor) allows; 255 when it cannot say."""
+    for candidate in [path, *path.parents]:
+        try:
+            return os.pathconf(candidate, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            continue
+    return 255
+
+
+def check_name(path: Path) -> Path:
+    """Refuse an output name the filesystem cannot hold (issue 14: a 300-character name ended
+    in a traceback), or that holds a NUL byte."""
+    path = Path(path).expanduser()
+    shown = str(path) if len(str(path)) <= 80 else str(path)[:77] + "..."
+    if "\0" in str(path):
+        raise ExportError(f"Cannot write export to '{shown!r}': the name holds a NUL byte.", "Choose another --out.")
+    limit = _name_max(path.parent if str(path.parent) else Path("."))
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise ExportError(f"Cannot write export to '{shown}': the name '{part[:40]}...' is {size} bytes, more than the "
+                              f"{limit} this filesystem allows.", "Choose a shorter --out name.")
+    if len(os.fsencode(str(path.absolute()))) >= 4096:
+        raise ExportError(f"Cannot write export to '{shown}': the path is longer than the system allows (4096 bytes).", "Choose a shorter --out path.")
+    return path
+
+
 def check_writable(path: Path) -> Path:
     """Fail early, with advice, when the output path cannot be written."""
-    path = Path(path).expanduser()
+    path = check_name(path)
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise ExportError(f"Cannot write export to '{path}': it is a directory.", "Give a file name, e.g. --out reports/chart.png.")
@@ -360,7 +424,8 @@ def write(path: Path, content: bytes | str) -> Path:
     path = check_writable(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # A short temporary name: a name near the filesystem's limit must still fit.
+        fd, tmp = tempfile.mkstemp(prefix=".pulse-export-", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise ExportError(f"Cannot write export to '{path}': cannot create a file in '{path.parent}' ({exc.strerror or exc}).", "Check the directory's permissions or choose another --out.") from exc
     try:

@@ -34,7 +34,7 @@ def test_list_shows_every_catalogue_chart(test_chart):
 def test_csv_export_with_page_options(snapshot_db, tmp_path):
     out = tmp_path / "stars.csv"
     result = run("export", "github-stars", "--out", out, "--db", snapshot_db, "-f", "pytorch", "-f", "jax",
-                 "--start", "2021-01-01", "--end", "2024-12-31", "--view", "indexed", "--log", "--set", "smooth=3")
+                 "--start", "2021-01-01", "--end", "2024-12-31", "--view", "indexed", "--log")
     assert result.exit_code == 0, result.output
     assert "CSV of 'github-stars'" in result.output
     header, frame = export.read_csv(out)
@@ -44,7 +44,14 @@ def test_csv_export_with_page_options(snapshot_db, tmp_path):
     assert frame.groupby("framework")["value"].first().round(6).tolist() == [100.0, 100.0]
     text = "\n".join(header)
     assert "Transform: indexed to 100 at the range start, log scale" in text
-    assert "2021-01-01 to 2024-12-31" in text and "smooth=3" in text
+    assert "2021-01-01 to 2024-12-31" in text
+    # Chart options (--set) are refused unless the chart reads them (issue 14; this test used to
+    # pass `--set smooth=3`, which github-stars silently ignored), and kept in the provenance.
+    refused = run("export", "github-stars", "--out", out, "--db", snapshot_db, "--set", "smooth=3")
+    assert refused.exit_code == 1 and "Unknown option --set smooth" in refused.output
+    pwc = tmp_path / "pwc.csv"
+    assert run("export", "pwc-implementation-share", "--out", pwc, "--db", snapshot_db, "--set", "variant=known").exit_code == 0
+    assert "variant=known" in "\n".join(export.read_csv(pwc)[0])
 
 
 def test_stdout_export(snapshot_db):

@@ -50,6 +50,7 @@ def export_all(directory: Path, fmt: str, options, db) -> None:
     """Every catalogue chart into DIR/CHART.FORMAT with one warm Chromium; exit 1 if any failed."""
     from analytics import export
 
+    export.check_name(directory)
     if not directory.is_dir():
         export.check_writable(directory / "probe")  # the same clear message as for a file
         raise click.UsageError(f"--out '{directory}' must be a directory with --all.")
@@ -127,7 +128,9 @@ def register(main: click.Group, ingest: click.Group) -> None:
                 raise click.UsageError("Give a chart name or --all, not both.")
             if out is None or fmt is None:
                 raise click.UsageError("--all needs --out DIR and --format.")
-            options = make_options(frameworks, start, end, view, log, theme, export.parse_extra(extras))
+            extra = export.parse_extra(extras)
+            export.check_extra(extra, list(export.catalog()))
+            options = make_options(frameworks, start, end, view, log, theme, extra)
             export_all(out, fmt, options, db)
             return
         if not chart:
@@ -141,11 +144,13 @@ def register(main: click.Group, ingest: click.Group) -> None:
         if sidecar and fmt != "csv":
             raise click.UsageError("--sidecar applies to CSV only.")
         export.spec(chart)  # unknown names fail before the database is touched
+        extra = export.parse_extra(extras)
+        export.check_extra(extra, [chart])
         if not to_stdout:
             export.check_writable(out)
         if fmt in export.IMAGE_FORMATS:
             export.render.require_chromium(fmt)
-        options = make_options(frameworks, start, end, view, log, theme, export.parse_extra(extras))
+        options = make_options(frameworks, start, end, view, log, theme, extra)
         path, con = _open(db)
         try:
             result = export.build(chart, con, options)
