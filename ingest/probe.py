@@ -71,6 +71,13 @@ def _no_constant(name: str):
     raise _Refused(f"{name} is not a number this schema accepts (NaN and infinities are refused)")
 
 
+def _bounded_int(text: str) -> int:
+    # No field is anywhere near 2**63; a long digit string is refused before int() works on it.
+    if len(text.lstrip("-")) > 19:
+        raise _Refused(f"an integer of {len(text.lstrip('-')):,} digits is out of range")
+    return int(text)
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     doc = {}
     for key, value in pairs:
@@ -133,7 +140,7 @@ def parse(data: bytes, name: str = "the file", today: dt.date | None = None) -> 
     except UnicodeDecodeError as exc:
         raise SourceError(f"Cannot read probe result {name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); it was not loaded.", fix) from None
     try:
-        doc = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicate_keys)
+        doc = json.loads(text, parse_constant=_no_constant, parse_int=_bounded_int, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise SourceError(f"Cannot read probe result {name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); it was not loaded.", fix) from None
     except RecursionError:

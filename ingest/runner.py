@@ -277,6 +277,21 @@ def _sigterm_exits():
         signal.signal(signal.SIGTERM, previous)
 
 
+def source_timeout_setting() -> float:
+    """PULSE_SOURCE_TIMEOUT in seconds (at least 1); PulseError naming the setting when it is not."""
+    raw = os.environ.get("PULSE_SOURCE_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 1 and value != float("inf")):
+        raise PulseError(f"PULSE_SOURCE_TIMEOUT is {raw[:40]!r}, not a number of seconds of at least 1.",
+                         f"Set it to e.g. {int(DEFAULT_TIMEOUT)}, or unset it for the default.")
+    return value
+
+
 def run_all(
     db_path: Path,
     names: list[str] | None = None,
@@ -291,7 +306,7 @@ def run_all(
     With `due_only`, sources whose last good run is recent for their cadence are skipped.
     """
     sources = select(names)
-    timeout = float(timeout if timeout is not None else os.environ.get("PULSE_SOURCE_TIMEOUT", DEFAULT_TIMEOUT))
+    timeout = float(timeout) if timeout is not None else source_timeout_setting()
     if db.exists(db_path):
         db.open_read(db_path).close()  # refuse a damaged file before any source starts
     with run_lock(db_path, wait=wait, wait_timeout=wait_timeout), _sigterm_exits():

@@ -38,12 +38,13 @@ def register(main: click.Group, ingest: click.Group) -> None:
 
     @probe.command("run")
     @db_option
-    @click.option("--budget", type=float, default=60.0, show_default=True, help="Seconds for the whole run; cases that do not fit are skipped.")
+    @click.option("--budget", type=click.FloatRange(min=1, max=7 * 86400), default=60.0, show_default=True,
+                  help="Seconds for the whole run; cases that do not fit are skipped.")
     @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or all.")
     @click.option("--frameworks", default=None, help="Comma-separated subset of pytorch,tensorflow,jax.")
     @click.option("--modes", default=None, help="Comma-separated subset of eager,compiled.")
     @click.option("--precision", default=None, help="fp32, bf16 or fp32,bf16 (default: fp32 on CPU, both on CUDA).")
-    @click.option("--steps", type=int, default=None, help="Timed steps per case (default 20 CPU / 50 GPU).")
+    @click.option("--steps", type=click.IntRange(min=1, max=1_000_000), default=None, help="Timed steps per case (default 20 CPU / 50 GPU).")
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Result directory (default $PULSE_PROBE_DIR, else probe/ in $PULSE_HOME).")
     @click.option("--ingest/--no-ingest", "load", default=True, show_default=True, help="Load the result into the database afterwards.")
     @click.option("--progress-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Keep a JSON progress file here (used by the dashboard).")
