@@ -56,6 +56,12 @@ _DAMAGE_MARKERS = ("corrupt", "checksum", "not a valid duckdb", "failed to read 
                    "could not read enough bytes", "truncated", "serialization", "deserializ")
 
 
+def is_damage(text: str) -> bool:
+    """True when a DuckDB error message says the file's blocks are damaged."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _DAMAGE_MARKERS)
+
+
 def explain(exc: BaseException, db_path=None) -> PulseError | None:
     """An expected failure raised by a library, as a PulseError naming what and where; None
     when `exc` is not one (a bug, which should keep its traceback).
@@ -68,7 +74,7 @@ def explain(exc: BaseException, db_path=None) -> PulseError | None:
     if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
-        if any(marker in text.lower() for marker in _DAMAGE_MARKERS):
+        if is_damage(text):
             return DamagedDatabase(
                 f"The database{where} is damaged ({first[:300]}); nothing was written and the file was left as it was.",
                 "Restore it from a backup, or move it away and rebuild: `pulse db init`, then `pulse ingest --all`.",

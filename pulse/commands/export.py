@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pulse import config, registry
+from pulse.errors import explain, is_damage
 
 
 def view_options(func):
@@ -72,7 +73,7 @@ def export_all(directory: Path, fmt: str, options, db) -> None:
                 failed.append(f"{name}: {exc}")
                 continue
             except Exception as exc:  # one broken chart must not stop the rest
-                failed.append(f"{name}: {exc}")
+                failed.append(f"{name}: {explain(exc, path) or exc}")
                 continue
             click.echo(f"{target}: {fmt.upper()} of '{name}' ({len(result.data):,} plotted rows, as of {result.as_of}).")
     finally:
@@ -210,5 +211,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
         problems = [f"chart '{name}': {why}" for name, why in built.failed.items()]
         if built.claims_error:
             problems.append(f"claims: {built.claims_error}")
+        if any(is_damage(problem) for problem in problems):
+            problems.insert(0, f"the database {path} is damaged (restore it from a backup, or move it away and rebuild: `pulse db init`)")
         if problems:
             raise click.ClickException("The report was written, but " + "; ".join(problems))
