@@ -25,7 +25,6 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9/unset-github")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/unset-hf")
     monkeypatch.setenv("PULSE_RAW_DIR", str(tmp_path / "raw"))
-    monkeypatch.setenv("PULSE_PROBE_DIR", str(tmp_path / "probe"))  # the probe lock and job logs live there
     monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "no-secrets.toml")
 
 
