@@ -3,6 +3,7 @@ device synchronised before each clock read, and summarise as median and IQR."""
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -73,6 +74,11 @@ def run_case(build: Callable[[], Built], preset: Preset, compiled: bool, deadlin
     flops = flops_per_step(preset.model, train.batch_size)
     median_s = stats["median"] / 1000
     values = [built.to_float(v) for v in losses]
+    diverged = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+    if diverged is not None:
+        # A NaN/inf loss is no training-speed result: the case fails with the reason (the result
+        # file stays valid JSON, which allows no NaN, and ingest refuses non-finite numbers).
+        raise FloatingPointError(f"training diverged: the loss was {values[diverged]} at step {diverged + 1}")
     return {
         "setup_s": setup_s,
         "first_step_s": first_step_s,

@@ -183,6 +183,18 @@ def test_run_case_stops_at_the_deadline():
     assert time.time() - started < 1.0
 
 
+def test_run_case_fails_a_diverged_training_instead_of_writing_nan():
+    class Diverging(FakeBackend):
+        def build(self):
+            built = super().build()
+            steps = iter([9.0, 8.0, float("nan")] + [1.0] * 100)
+            return measure.Built(lambda: next(steps), built.sync, float, param_count=7)
+
+    preset = config.preset("cpu", timed_steps=20, warmup_steps=3)
+    with pytest.raises(FloatingPointError, match="diverged: the loss was nan at step 3"):
+        measure.run_case(Diverging().build, preset, False, time.time() + 60)
+
+
 # --- Schema ------------------------------------------------------------------------------------
 
 def test_validator_accepts_a_good_doc_and_names_each_problem():
