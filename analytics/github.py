@@ -35,14 +35,15 @@ def star_observations(con: duckdb.DuckDBPyConnection, frameworks: list[str], met
     return frame
 
 
-def best_source(frame: pd.DataFrame) -> pd.DataFrame:
+def best_source(frame: pd.DataFrame, priority: dict[str, int] | None = None) -> pd.DataFrame:
     """Per framework, keep each source's points only outside the spans of better sources."""
     if frame.empty:
         return frame
+    priority = priority or SOURCE_PRIORITY
     kept = []
     for _, group in frame.groupby("framework", sort=False):
         covered: list[tuple[pd.Timestamp, pd.Timestamp]] = []
-        ordered = sorted(group["source"].unique(), key=lambda s: SOURCE_PRIORITY.get(s, 99))
+        ordered = sorted(group["source"].unique(), key=lambda s: priority.get(s, 99))
         for source in ordered:
             points = group[group["source"] == source]
             mask = pd.Series(True, index=points.index)
@@ -90,19 +91,36 @@ def apply_view(frame: pd.DataFrame, view: str, frameworks: list[str]) -> tuple[p
         frame["x"] = (frame["date"] - start).dt.days
         notes.append("x = days since each framework's first data point in the range (not its creation date).")
     elif view == "monthly":
-        m = monthly(frame)
-        m["prev_date"] = m.groupby("framework")["date"].shift()
-        m["delta"] = m["value"] - m.groupby("framework")["value"].shift()
-        consecutive = (m["date"].dt.to_period("M") - m["prev_date"].dt.to_period("M")).map(
-            lambda d: getattr(d, "n", None) == 1 if pd.notna(d) else False
-        )
-        m = m[consecutive].drop(columns=["prev_date"])
-        m["value"] = m.pop("delta")
-        notes.append("Stars added between consecutive months; months after a gap are left out.")
-        frame = m.assign(x=m["date"])
+        frame = added_per_month(frame)
+        notes.append(f"Stars added per month: the change between consecutive points, scaled to a {MONTH_DAYS}-day month and dated by "
+                     f"the month the interval covers; intervals longer than {GAP_DAYS} days are left out.")
+        frame = frame.assign(x=frame["date"])
     else:
         raise ValueError(f"unknown view '{view}'; choose one of absolute, share, indexed, aligned, monthly")
     return frame, notes
+
+
+MONTH_DAYS = 30.44
+
+
+def added_per_month(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stars added per month between consecutive month-end points (rate x 30.44 days).
+
+    Each delta is divided by the days between its two points (snapshots are not exactly a month
+    apart) and dated by the month its interval's midpoint falls in (June 1 -> July 1 is June).
+    """
+    if frame.empty:
+        return frame.assign(x=frame.get("date"))
+    points = frame.assign(month=frame["date"].dt.to_period("M")).sort_values("date")
+    points = points.groupby(["framework", "month"], as_index=False).last().drop(columns="month").sort_values(["framework", "date"])
+    prev_date = points.groupby("framework")["date"].shift()
+    prev_value = points.groupby("framework")["value"].shift()
+    days = (points["date"] - prev_date).dt.days
+    keep = days.notna() & (days > 0) & (days <= GAP_DAYS)
+    out = points[keep].copy()
+    out["value"] = (out["value"] - prev_value[keep]) / days[keep] * MONTH_DAYS
+    out["date"] = (prev_date[keep] + (out["date"] - prev_date[keep]) / 2).dt.to_period("M").dt.to_timestamp()
+    return out.reset_index(drop=True)
 
 
 def with_gaps(frame: pd.DataFrame, x: str = "x") -> pd.DataFrame:
@@ -191,67 +209,43 @@ def value_at(con: duckdb.DuckDBPyConnection, framework: str, when: dt.date, metr
     return frame.loc[idx]
 
 
-# --- Claim checks ---------------------------------------------------------------------------
+# --- Claim series ------------------------------------------------------------------------------
 
 from analytics import claims as _claims  # noqa: E402  (registration only)
 
+# A claim about a past star count is judged on point-in-time counts where they exist: the exact
+# history counts today's stargazers backwards, so stars later withdrawn are invisible in it.
+CLAIM_PRIORITY = {"snapshot": 0, "github": 1, "github_history": 2, "github_sampled": 3}
 
-def _claim_year(claim: dict) -> int | None:
-    text = str(claim.get("source_date") or "")
-    return int(text[:4]) if text[:4].isdigit() else None
 
-
-@_claims.checks("seed-stars-2022")
-def check_star_ratio(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """'TensorFlow has ~3x PyTorch's stars (165K vs 56.4k)': find the stored month that matches."""
-    frame = best_source(star_observations(con, ["tensorflow", "pytorch"]))
-    wide = frame.pivot_table(index="date", columns="framework", values="value", aggfunc="last").dropna()
-    if wide.empty or not {"tensorflow", "pytorch"} <= set(wide.columns):
-        return _claims.not_checkable(claim)
-    year = _claim_year(claim)
-    candidates = wide[wide.index.year == year] if year else wide
-    if candidates.empty:
-        return _claims.not_checkable(claim, f"No star counts stored for {year}.")
-    # The month whose TensorFlow count is closest to the quoted 165K.
-    quoted_tf = float(claim["value"])
-    when = (candidates["tensorflow"] - quoted_tf).abs().idxmin()
-    tf, pt = candidates.loc[when, "tensorflow"], candidates.loc[when, "pytorch"]
-    ratio = tf / pt
-    latest = wide.index.max()
-    today_ratio = wide.loc[latest, "tensorflow"] / wide.loc[latest, "pytorch"]
-    status = _claims.SUPPORTED if abs(ratio - 3) <= 0.25 else _claims.CONTRADICTED
-    if status == _claims.SUPPORTED and today_ratio < 2.5:
-        status = _claims.OUTDATED
-    return _claims.Verdict(
-        status,
-        measured=f"TensorFlow {tf:,.0f} vs PyTorch {pt:,.0f}: ratio {ratio:.2f}",
-        as_of=str(when.date()),
-        today=f"ratio {today_ratio:.2f} on {latest.date()} (TensorFlow {wide.loc[latest, 'tensorflow']:,.0f}, PyTorch {wide.loc[latest, 'pytorch']:,.0f})",
-        basis="github_stars, best source per date (exact history over snapshot)",
-        value=round(ratio, 2),
+@_claims.provides("github_stars")
+def claim_stars(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Series:
+    frame = best_source(star_observations(con, spec.frameworks), CLAIM_PRIORITY)
+    if frame.empty:
+        raise _claims.NotCheckable("No star counts stored.")
+    used = sorted({SOURCE_LABELS.get(s, s) for s in frame["source"]})
+    return _claims.Series(
+        frame[["date", "framework", "value"]], "GitHub stars", "; ".join(used), "count",
+        basis="point-in-time counts first (monthly snapshot, current counts); the exact history, which counts today's "
+              "stargazers backwards, only on dates no point-in-time count covers",
+        page="/github?frameworks=" + ",".join(spec.frameworks),
     )
 
 
-@_claims.checks("seed-stars-2022-pt")
-def check_star_count(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """A quoted star count for one framework: the stored count in that year closest to it."""
-    framework = claim["subject"]
-    frame = best_source(star_observations(con, [framework]))
-    year = _claim_year(claim)
-    candidates = frame[frame["date"].dt.year == year] if year else frame
-    if candidates.empty:
-        return _claims.not_checkable(claim)
-    quoted = float(claim["value"])
-    row = candidates.loc[(candidates["value"] - quoted).abs().idxmin()]
-    latest = frame.loc[frame["date"].idxmax()]
-    return _claims.Verdict(
-        _claims.relative_verdict(row["value"], quoted, 0.02),
-        measured=f"{row['value']:,.0f} stars",
-        as_of=str(row["date"].date()),
-        today=f"{latest['value']:,.0f} stars on {latest['date'].date()}",
-        basis=f"github_stars ({SOURCE_LABELS.get(row['source'], row['source'])})",
-        value=float(row["value"]),
-    )
+@_claims.provides("github_created_at")
+def claim_created_at(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Series:
+    from pulse import db
+
+    if not db.table_exists(con, "github_repos"):
+        raise _claims.NotCheckable("No repository creation dates stored.")
+    frame = con.execute("SELECT framework, full_name, created_at AS date FROM github_repos WHERE framework = ? AND created_at IS NOT NULL",
+                        [spec.subject]).df()
+    if frame.empty:
+        raise _claims.NotCheckable(f"No creation date stored for {registry.display_name(spec.subject)}'s repository.")
+    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
+    repo = frame["full_name"].iloc[0]
+    return _claims.Series(frame.assign(value=1.0), f"creation date of the GitHub repository {repo}", f"GitHub API, https://github.com/{repo}",
+                          "date", basis="the public repository's created_at (UTC)", page="/github")
 
 
 def date_bounds(con: duckdb.DuckDBPyConnection, metric: str = "github_stars") -> tuple[dt.date, dt.date] | None:

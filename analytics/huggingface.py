@@ -222,95 +222,34 @@ def period_end(source_date: str | None) -> pd.Timestamp | None:
     return None
 
 
-def _at(frame: pd.DataFrame, when: pd.Timestamp) -> pd.Series:
-    """The last point on or before `when` (else the first point)."""
-    before = frame[frame["date"] <= when]
-    return before.iloc[-1] if not before.empty else frame.iloc[0]
+HUB_CLAIM_METRICS = {
+    "hf_tf_keras_models_also_pytorch": ("share of models tagged tf or keras that also carry pytorch", "share", ""),
+    "hf_model_share": ("share of framework-tagged models", "share", None),
+    "hf_models_total": ("models on the Hub", "count", ""),
+    "hf_models": ("models carrying the framework's Hub tags (cumulative)", "count", ""),
+    "hf_models_by_library": ("models by library_name and framework tag", "count", None),
+}
 
 
-def _basis(row: pd.Series, metric: str, variant: str = "") -> str:
-    label = SOURCE_LABELS.get(row["source"], row["source"])
-    return f"{metric}{f' ({variant})' if variant else ''}, {label}; counts of models on the Hub at retrieval, by creation date"
-
-
-@_claims.checks("seed-hf-64")
-def check_also_pytorch(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """'64% of TF/Keras models are also available for PyTorch': the share at the end of the claim's year."""
-    frame = observations(con, "hf_tf_keras_models_also_pytorch", ["pytorch"])
+@_claims.provides(*HUB_CLAIM_METRICS)
+def claim_hub(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Series:
+    """Hub counts and shares (one source per framework); a month not over at retrieval is incomplete."""
+    words, unit, variant = HUB_CLAIM_METRICS[spec.metric]
+    if variant is None:
+        variant = spec.basis or "default-frameworks"
+    frame = observations(con, spec.metric, spec.frameworks, variant, "hub_stats" if spec.metric == "hf_models_by_library" else "auto")
     if frame.empty:
-        return _claims.not_checkable(claim)
-    when = period_end(claim.get("source_date")) or frame["date"].max()
-    then, now = _at(frame, when), frame.iloc[-1]
-    claimed = float(claim["value"])
-    status = _claims.SUPPORTED if abs(then["value"] - claimed) <= 0.05 else _claims.CONTRADICTED
-    if status == _claims.SUPPORTED and abs(now["value"] - claimed) > 0.05:
-        status = _claims.OUTDATED
-    return _claims.Verdict(
-        status,
-        measured=f"{then['value']:.1%} of models tagged tf or keras also carry pytorch (models created up to {then['date'].date()})",
-        as_of=str(then["date"].date()),
-        today=f"{now['value']:.1%} on {now['date'].date()}",
-        basis=_basis(then, "hf_tf_keras_models_also_pytorch") + "; supported within 5 percentage points",
-        value=round(float(then["value"]), 4),
-    )
-
-
-@_claims.checks("seed-hf-sota")
-def check_pytorch_majority(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """'A vast majority of SOTA models on the Hub are PyTorch': PyTorch's share of framework-tagged models > 50%."""
-    frame = observations(con, "hf_model_share", ["pytorch"], "default-frameworks")
-    if frame.empty:
-        return _claims.not_checkable(claim, "No PyTorch share of framework-tagged models stored yet.")
-    when = period_end(claim.get("source_date")) or frame["date"].max()
-    then, now = _at(frame, when), frame.iloc[-1]
-    status = _claims.SUPPORTED if then["value"] > 0.5 else _claims.CONTRADICTED
-    if status == _claims.SUPPORTED and now["value"] <= 0.5:
-        status = _claims.OUTDATED
-    return _claims.Verdict(
-        status,
-        measured=f"PyTorch carries {then['value']:.1%} of framework-tagged models (created up to {then['date'].date()})",
-        as_of=str(then["date"].date()),
-        today=f"{now['value']:.1%} on {now['date'].date()}",
-        basis=_basis(then, "hf_model_share", "default-frameworks") + "; all framework-tagged models, since 'state of the art' has no tag; majority = over 50%",
-        value=round(float(then["value"]), 4),
-    )
-
-
-@_claims.checks("hf-total-2025")
-def check_hub_total(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """'2,161,698 models on the Hub' (2025-10-23): the hub-stats cumulative count around that date."""
-    frame = observations(con, "hf_models_total", ["all"])
-    if frame.empty:
-        return _claims.not_checkable(claim, "Needs a hub-stats snapshot (`pulse ingest huggingface --hub-stats FILE`).")
-    when = period_end(claim.get("source_date")) or frame["date"].max()
-    if frame["date"].max() < when:
-        return _claims.not_checkable(claim, f"The loaded snapshot ends {frame['date'].max().date()}, before the claim's date {when.date()}.")
-    claimed = float(claim["value"])
-    before = _at(frame, when)
-    after = frame[frame["date"] >= when].iloc[0]
-    now = frame.iloc[-1]
-    # Measured points only: the claim is compared with the stored counts on either side of its
-    # date, never with a value drawn between them.
-    low, high = sorted((float(before["value"]), float(after["value"])))
-    status = _claims.SUPPORTED if low * 0.95 <= claimed <= high * 1.05 else _claims.CONTRADICTED
-    bracket = (f"{before['value']:,.0f} models on {before['date'].date()}" if after["date"] == before["date"]
-               else f"between {before['value']:,.0f} ({before['date'].date()}) and {after['value']:,.0f} ({after['date'].date()})")
-    return _claims.Verdict(
-        status,
-        measured=f"{bracket}, counting models created by then and still listed in the snapshot",
-        as_of=str(before["date"].date()),
-        today=f"{now['value']:,.0f} models in the snapshot of {now['date'].date()}",
-        basis="hf_models_total, hub-stats snapshot, stored month-end counts around the claim's date (no interpolation); "
-              "models deleted since are missing; supported within 5% of that range",
-        value=float(before["value"]),
-    )
+        raise _claims.NotCheckable(f"No Hugging Face {words} stored" + (f" (variant '{variant}')" if variant else "") + ".")
+    retrieved = pd.to_datetime(frame["retrieved_at"]).min().normalize()
+    sources = "; ".join(_sources(frame))
+    basis = f"{spec.metric}" + (f" ({variant})" if variant else "") + "; counts of models on the Hub at retrieval, by creation date (deleted models are gone)"
+    if spec.metric == "hf_model_share":
+        basis += "; a model with several framework tags counts for each"
+    return _claims.Series(frame[["date", "framework", "value"]], f"Hugging Face {words}", sources, unit, basis=basis,
+                          complete_until=retrieved - pd.Timedelta(days=1) if spec.metric != "hf_models_by_library" else None,
+                          page="/hub")
 
 
 def hub_verdicts(con: duckdb.DuckDBPyConnection) -> list[tuple[dict, _claims.Verdict]]:
     """The Hub claims of the ledger with their verdicts (for the Hub page)."""
-    wanted = ("seed-hf-64", "seed-hf-sota", "hf-total-2025")
-    out = []
-    for claim in _claims.load_claims(con):
-        if claim["id"] in wanted:
-            out.append((claim, _claims.CHECKERS[claim["id"]](con, claim)))
-    return out
+    return [(claim, _claims.check(con, claim)) for claim in _claims.load_claims(con) if claim.get("metric") in HUB_CLAIM_METRICS]

@@ -193,12 +193,6 @@ def top_repos(con: duckdb.DuckDBPyConnection, quarter: dt.date, frameworks: list
 
 # --- Claim checks ---------------------------------------------------------------------------
 
-# Shares are compared in absolute terms: within 5 points supported, within 10 partly.
-TOLERANCE, PARTLY_TOLERANCE = 0.05, 0.10
-# seed-pwc-92: "last 5 years up to 01/2023".
-RELATIVE_PERIOD = (dt.date(2018, 1, 1), dt.date(2022, 12, 31))
-
-
 def _counts(con: duckdb.DuckDBPyConnection, variant: str, start: dt.date, end: dt.date, metric: str = "pwc_implementations") -> pd.DataFrame:
     return con.execute(
         "SELECT framework, sum(value) AS n FROM observations WHERE source = ? AND metric = ? AND variant = ? "
@@ -207,44 +201,11 @@ def _counts(con: duckdb.DuckDBPyConnection, variant: str, start: dt.date, end: d
     ).df().set_index("framework")["n"]
 
 
-def pooled_share(con: duckdb.DuckDBPyConnection, framework: str, variant: str, start: dt.date, end: dt.date) -> tuple[float, int, int] | None:
-    """A framework's share of implementations over quarters starting in [start, end]: (share, count, base)."""
-    n = _counts(con, "official" if variant == "official" else "all", start, end)
-    if variant == "known":
-        n = n.drop(NONE, errors="ignore")
-    base = int(n.sum())
-    if base == 0:
-        return None
-    count = int(n.get(framework, 0))
-    return count / base, count, base
-
-
-def pooled_relative(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, variant: str = "all") -> tuple[float, int, int] | None:
-    n = _counts(con, variant, start, end)
-    pt, tf = int(n.get("pytorch", 0)), int(n.get("tensorflow", 0))
-    return (pt / (pt + tf), pt, pt + tf) if pt + tf else None
-
-
 def pooled_papers_with_code(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> tuple[float, int, int] | None:
     papers = _counts(con, "all", start, end, "pwc_papers")
     with_code = _counts(con, "with_code", start, end, "pwc_papers")
     base, count = int(papers.sum()), int(with_code.sum())
     return (count / base, count, base) if base else None
-
-
-def claim_period(source_date: str | None) -> tuple[dt.date, dt.date, str] | None:
-    """'YYYY-MM' -> the last full quarter before that month; 'YYYY' -> that calendar year."""
-    text = str(source_date or "")
-    if len(text) >= 7 and text[:4].isdigit() and text[5:7].isdigit():
-        month = pd.Timestamp(int(text[:4]), int(text[5:7]), 1)
-        quarter = (month - pd.Timedelta(days=1)).to_period("Q")
-        if quarter.end_time >= month:
-            quarter -= 1
-        return quarter.start_time.date(), quarter.end_time.date(), f"{quarter.year}-Q{quarter.quarter} (last full quarter before {text[:7]})"
-    if text[:4].isdigit():
-        year = int(text[:4])
-        return dt.date(year, 1, 1), dt.date(year, 12, 31), f"calendar year {year} (the claim gives only the year)"
-    return None
 
 
 def latest_complete_quarter(con: duckdb.DuckDBPyConnection) -> dt.date | None:
@@ -255,100 +216,39 @@ def latest_complete_quarter(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     return value
 
 
-def _status(measured: float, claimed: float) -> str:
-    gap = abs(measured - claimed)
-    return _claims.SUPPORTED if gap <= TOLERANCE else _claims.PARTLY if gap <= PARTLY_TOLERANCE else _claims.CONTRADICTED
+# Ledger basis -> (metric variant, words). Link shares are what the PwC Trends chart drew; claims that
+# speak of papers use distinct papers (a paper with five repositories counts once).
+CLAIM_BASES = {
+    "links": ("all", "share of all implementation links (what the Papers with Code Trends chart drew)"),
+    "known": ("known", "share of implementation links with a known framework"),
+    "official": ("official", "share of official implementation links"),
+    "papers": ("papers", "share of distinct papers with code that have an implementation in the framework (a paper with five repositories counts once)"),
+    "papers_known": ("papers_known", "share of distinct papers with a known-framework implementation"),
+    "any": ("any", "share of the archive's dated papers with any code link"),
+}
+RELATIVE_BASES = {"links": ("all", "PyTorch / (PyTorch + TensorFlow) implementation links"),
+                  "official": ("official", "PyTorch / (PyTorch + TensorFlow) official links"),
+                  "papers": ("papers", "papers with a PyTorch implementation / papers with a PyTorch or TensorFlow one")}
 
 
-def _fmt(result: tuple[float, int, int] | None, noun: str = "implementations") -> str:
-    return f"{result[0]:.1%} ({result[1]:,} of {result[2]:,} {noun})" if result else "no data"
-
-
-@_claims.checks("seed-pwc-68", "soai-2020", "soai-2020-tf", "hn-2023")
-def check_implementation_share(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """A framework's share of paper implementations at the claim's date; primary variant 'all'.
-
-    Why 'all': the quoted Trends figures (47% + 18% in 2020, 59% + 5% in 2023) leave a third
-    or more to other frameworks and to implementations without one, so their base was all links.
-    """
+@_claims.provides("pwc_implementation_share", "pwc_implementation_share_relative", "pwc_papers_with_code_share")
+def claim_shares(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Series:
     if not has_data(con):
-        return _claims.not_checkable(claim)
-    period = claim_period(claim.get("source_date"))
-    framework = claim.get("subject") or ""
-    if period is None:
-        return _claims.not_checkable(claim, "The claim has no date to compare against.")
-    start, end, period_text = period
-    main = pooled_share(con, framework, "all", start, end)
-    if main is None:
-        return _claims.not_checkable(claim, f"The archive holds no dated implementations for {period_text}.")
-    others = {v: pooled_share(con, framework, v, start, end) for v in ("known", "official")}
-    claimed = float(claim["value"])
-    status = _status(main[0], claimed)
+        raise _claims.NotCheckable("No Papers with Code data stored.")
+    bases = RELATIVE_BASES if spec.metric == "pwc_implementation_share_relative" else CLAIM_BASES
+    variant, words = bases.get(spec.basis or "links", (None, ""))
+    if variant is None:
+        raise _claims.NotCheckable(f"The ledger's basis '{spec.basis}' is not one of {', '.join(bases)} for {spec.metric}.")
+    frame = share_frame(con, variant, spec.metric)
+    if frame.empty:
+        raise _claims.NotCheckable(f"The stored archive has no '{variant}' series of {spec.metric}: re-run `pulse ingest paperswithcode` "
+                                   "(distinct-paper shares are computed since this version).")
     latest = latest_complete_quarter(con)
-    today = pooled_share(con, framework, "all", latest, latest) if latest else None
-    if status == _claims.SUPPORTED and today and abs(today[0] - claimed) > TOLERANCE:
-        status = _claims.OUTDATED
-    name = registry.display_name(framework)
-    measured = (f"{name}: {_fmt(main)} of all implementations; {_fmt(others['known'])} of those with a known framework; "
-                f"{_fmt(others['official'])} of official ones")
-    return _claims.Verdict(
-        status, measured=measured, as_of=period_text.split(" ")[0],
-        today=f"{_fmt(today)} in {quarter_label(latest)}, the last full quarter of the archive (last paper {archive_end(con)})" if today else "",
-        basis=f"pwc_implementation_share, variant 'all' (share of all implementation links, counts pooled over {period_text}); "
-              f"supported within {TOLERANCE:.0%} points",
-        value=round(main[0], 4),
-    )
-
-
-@_claims.checks("seed-pwc-92")
-def check_relative_share(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """PyTorch / (PyTorch + TensorFlow) implementations, pooled over the 5 years to 2023-01."""
-    if not has_data(con):
-        return _claims.not_checkable(claim)
-    start, end = RELATIVE_PERIOD
-    main = pooled_relative(con, start, end)
-    if main is None:
-        return _claims.not_checkable(claim, "The archive holds no PyTorch or TensorFlow implementations for 2018-2022.")
-    official = pooled_relative(con, start, end, "official")
-    latest = latest_complete_quarter(con)
-    today = pooled_relative(con, latest, latest) if latest else None
-    claimed = float(claim["value"])
-    # "over 92%": anything at or above the figure supports it; below within tolerance is partly.
-    status = _claims.SUPPORTED if main[0] >= claimed - 0.005 else _status(main[0], claimed)
-    return _claims.Verdict(
-        status,
-        measured=f"PyTorch / (PyTorch + TensorFlow) = {_fmt(main, 'PyTorch + TensorFlow implementations')}; official only: {_fmt(official)}",
-        as_of="2018-01 .. 2022-12",
-        today=f"{_fmt(today)} in {quarter_label(latest)} (last full quarter of the archive)" if today else "",
-        basis="pwc_implementation_share_relative, variant 'all' (all implementation links), counts pooled over quarters 2018-Q1 .. 2022-Q4 "
-              "(the 5 years up to 01/2023); 'relative score' read as PyTorch/(PyTorch+TensorFlow)",
-        value=round(main[0], 4),
-    )
-
-
-@_claims.checks("seed-pwc-30")
-def check_papers_with_code(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """Share of the archive's papers with at least one code link, in the claim's year."""
-    if not has_data(con):
-        return _claims.not_checkable(claim)
-    period = claim_period(claim.get("source_date"))
-    if period is None:
-        return _claims.not_checkable(claim, "The claim has no date to compare against.")
-    start, end, period_text = period
-    main = pooled_papers_with_code(con, start, end)
-    if main is None:
-        return _claims.not_checkable(claim, f"The archive holds no dated papers for {period_text}.")
-    overall = pooled_papers_with_code(con, dt.date(1900, 1, 1), dt.date(2100, 1, 1))
-    latest = latest_complete_quarter(con)
-    today = pooled_papers_with_code(con, latest, latest) if latest else None
-    return _claims.Verdict(
-        _status(main[0], float(claim["value"])),
-        measured=f"{_fmt(main, 'papers')} have a code link; whole archive: {_fmt(overall, 'papers')}",
-        as_of=str(start.year),
-        today=f"{_fmt(today, 'papers')} in {quarter_label(latest)} (last full quarter of the archive)" if today else "",
-        basis=f"pwc_papers_with_code_share, variant 'any' (papers in the archive with any code link), pooled over {period_text}; "
-              "the base is the papers Papers with Code indexed, not all papers published",
-        value=round(main[0], 4),
+    return _claims.Series(
+        frame, "Papers with Code share per quarter", SOURCE_LABEL + (f", archive end {archive_end(con)}" if archive_end(con) else ""), "share",
+        basis=f"{spec.metric}, variant '{variant}': {words}; quarter = the paper's publication date",
+        period="Q", complete_until=pd.Timestamp(latest) if latest else None,
+        page=f"/papers?variant={variant if variant in VARIANTS else 'all'}",
     )
 
 

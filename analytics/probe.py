@@ -219,54 +219,65 @@ def _latest_run(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["run_id"] == frame.sort_values("started_at")["run_id"].iloc[-1]]
 
 
-@_claims.checks("pt2-compile")
-def check_pt2_compile(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """torch.compile speed-up (claim: 1.43x mean over 163 models on an A100) against the probe's."""
-    frame = cases(con)
-    frame = frame[frame["framework"] == "pytorch"] if not frame.empty else frame
-    ratios = speedups(frame)
-    if ratios.empty:
-        return _claims.not_checkable(claim, "No PyTorch eager and compiled probe results stored.")
-    subset, match = _preferred(ratios.merge(frame[["run_id", "device", "device_name"]].drop_duplicates("run_id"), on="run_id"), "A100")
-    latest = _latest_run(subset)
-    row = latest.sort_values("precision").iloc[0]  # bf16 before fp32: the claim's AMP case when present
-    parts = ", ".join(f"{r.precision} {r.speedup:.2f}x" for r in latest.itertuples())
-    where = row["device_label"]
-    measured = f"torch.compile vs eager on the probe's GPT: {parts} on {where}"
-    basis = "probe_cases: compiled/eager tokens/s, PyTorch, latest run on the best-matching device; one small model, not 163"
-    as_of = str(pd.Timestamp(row["started_at"]).date())
+def _named_device(spec: _claims.Spec) -> str | None:
+    """The accelerator a claim names (e.g. 'A100' in 'on an A100'), to prefer results on it."""
+    for word in spec.claim.replace(",", " ").split():
+        if word[:1] in "AHBLV" and word[1:].isdigit():
+            return word
+    return None
+
+
+def _on_claimed_hardware(frame: pd.DataFrame, spec: _claims.Spec, measured: str) -> tuple[pd.DataFrame, str | None, str]:
+    want = _named_device(spec)
+    subset, match = _preferred(frame, want)
     if match == "cpu":
-        return _claims.Verdict(_claims.NOT_CHECKABLE, measured=measured + ". Measured on a CPU, not the A100 the claim names: not comparable.", as_of=as_of, basis=basis, value=round(float(row["speedup"]), 2))
-    if row["speedup"] <= 1.0:
-        status = _claims.CONTRADICTED
-    elif match == "named" and abs(row["speedup"] - float(claim["value"])) / float(claim["value"]) <= 0.25:
-        status = _claims.SUPPORTED
+        raise _claims.NotCheckable(f"{measured}: measured on a CPU, not the {want or 'GPU'} the claim names: not comparable.")
+    cap = None if match == "named" else _claims.PARTLY
+    reason = "" if match == "named" else f"Measured on {subset['device_label'].iloc[-1]}, not the {want} the claim names: only the direction is comparable, so at best partly supported."
+    return subset, cap, reason
+
+
+@_claims.provides("compile_speedup")
+def claim_speedup(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Series:
+    """Compiled/eager tokens/s of the probe per run: fp32, bf16, or their mean ('mean of fp32 and bf16')."""
+    frame = cases(con)
+    ratios = speedups(frame[frame["framework"] == spec.subject]) if not frame.empty else speedups(frame)
+    if ratios.empty:
+        raise _claims.NotCheckable(f"No {registry.display_name(spec.subject)} eager and compiled probe results stored.")
+    ratios = ratios.merge(frame[["run_id", "device", "device_name"]].drop_duplicates("run_id"), on="run_id")
+    parts = ", ".join(f"{r.precision} {_claims.fmt_ratio(r.speedup)}" for r in ratios[ratios["run_id"] == ratios["run_id"].iloc[-1]].itertuples())
+    subset, cap, reason = _on_claimed_hardware(ratios, spec, f"Compiled vs eager on the probe's GPT: {parts}")
+    if spec.basis in ("fp32", "bf16"):
+        picked = subset[subset["precision"] == spec.basis]
+        if picked.empty:
+            raise _claims.NotCheckable(f"No {spec.basis} compiled and eager results on that device.")
+        per_run = picked.groupby("started_at", as_index=False)["speedup"].mean()
     else:
-        status = _claims.PARTLY
-    note = "" if match == "named" else " (not an A100: only the direction is comparable)"
-    return _claims.Verdict(status, measured=measured + note, as_of=as_of, basis=basis, value=round(float(row["speedup"]), 2))
+        per_run = subset.groupby("started_at", as_index=False)["speedup"].mean()
+    per_run = per_run.rename(columns={"started_at": "date", "speedup": "value"}).assign(framework=spec.subject)
+    return _claims.Series(per_run, "compiled/eager training throughput", SOURCE + f", {subset['device_label'].iloc[-1]}", "ratio",
+                          basis=f"probe_cases: {COMPILED_BY.get(spec.subject, 'compiled')} vs eager tokens/s, "
+                                f"{spec.basis or 'mean of the precisions measured'}; one small GPT, not the claim's 163 models",
+                          cap=cap, cap_reason=reason, page="/probe")
 
 
-@_claims.checks("keras3-bench")
-def check_keras3_bench(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """'No single backend is fastest' (5 workloads, A100): how close the compiled frameworks are here."""
+@_claims.provides("training_step_ms")
+def claim_compiled_throughput(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Series:
+    """Compiled tokens/s per framework (bf16 when measured), per run: one workload, so at best partly."""
     frame = cases(con)
     if frame.empty:
-        return _claims.not_checkable(claim, "No probe results stored.")
-    subset, match = _preferred(frame, "A100")
-    latest = _latest_run(subset)
-    compiled = latest[latest["mode"] == "compiled"]
+        raise _claims.NotCheckable("No probe results stored.")
+    compiled = frame[(frame["mode"] == "compiled") & frame["framework"].isin(spec.frameworks)]
     prec = "bf16" if "bf16" in set(compiled["precision"]) else "fp32"
-    compiled = compiled[compiled["precision"] == prec].sort_values("tokens_per_s", ascending=False)
+    compiled = compiled[compiled["precision"] == prec]
     if compiled["framework"].nunique() < 2:
-        return _claims.not_checkable(claim, "The latest probe run has fewer than two compiled frameworks.")
-    best, worst = compiled.iloc[0], compiled.iloc[-1]
-    spread = best["tokens_per_s"] / worst["tokens_per_s"]
-    ranking = " > ".join(f"{registry.display_name(r.framework)} {r.tokens_per_s:,.0f}" for r in compiled.itertuples())
-    measured = f"Compiled {prec} tokens/s on {best['device_label']}: {ranking} (fastest/slowest {spread:.2f}x)"
-    basis = "probe_cases: compiled modes (torch.compile, tf.function XLA, jax.jit), latest run; one workload, not five"
-    as_of = str(pd.Timestamp(best["started_at"]).date())
-    if match == "cpu":
-        return _claims.Verdict(_claims.NOT_CHECKABLE, measured=measured + ". Measured on a CPU, not the A100 the claim names: not comparable.", as_of=as_of, basis=basis, value=round(float(spread), 2))
-    # One workload can neither show nor refute "each wins some of five": partly, with the numbers.
-    return _claims.Verdict(_claims.PARTLY, measured=measured + ("" if match == "named" else " (not an A100)"), as_of=as_of, basis=basis, value=round(float(spread), 2))
+        raise _claims.NotCheckable("The stored probe runs have fewer than two compiled frameworks.")
+    last = compiled[compiled["run_id"] == compiled.sort_values("started_at")["run_id"].iloc[-1]].sort_values("tokens_per_s", ascending=False)
+    ranking = " > ".join(f"{registry.display_name(r.framework)} {r.tokens_per_s:,.0f}" for r in last.itertuples())
+    subset, cap, reason = _on_claimed_hardware(compiled, spec, f"Compiled {prec} tokens/s: {ranking}")
+    one_workload = "One workload cannot show that each backend wins some of five: at best partly supported."
+    data = subset.groupby(["started_at", "framework"], as_index=False)["tokens_per_s"].mean().rename(
+        columns={"started_at": "date", "tokens_per_s": "value"})
+    return _claims.Series(data, f"compiled {prec} training tokens/s", SOURCE + f", {subset['device_label'].iloc[-1]}", "count",
+                          basis="probe_cases: compiled modes (torch.compile, tf.function XLA, jax.jit); one workload, not five",
+                          cap=_claims.PARTLY, cap_reason=(reason + " " + one_workload).strip(), page="/probe")

@@ -231,118 +231,68 @@ def share_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> ChartR
     return ChartResult(fig, data, title, _provenance(request), as_of(shares["date"]), "share of the chosen total", notes)
 
 
-# --- Claim checks ---------------------------------------------------------------------------
+# --- Claim series ------------------------------------------------------------------------------
 
-NECK_AND_NECK = 0.9  # the smaller within 10% of the larger
-WINDOW_MONTHS = 3  # compare means over 3 months: weekly values are noisy and rounded
-
-
-def _pair(con: duckdb.DuckDBPyConnection, request: pd.Series) -> pd.DataFrame:
-    frame = interest(con, request, ["pytorch", "tensorflow"])
-    return frame.pivot_table(index="date", columns="framework", values="value").dropna()
+WINDOW_MONTHS = 3  # claims read 3-month means: weekly values are noisy and rounded
+ROUNDING = 1.0  # Trends values are whole numbers relative to one request: a gap of 1 point is noise
 
 
-def _mean_between(wide: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series | None:
-    part = wide[(wide.index >= lo) & (wide.index <= hi)]
-    return part.mean() if len(part) else None
+def incomplete_after(frame: pd.DataFrame) -> pd.Timestamp | None:
+    """The last date of a complete period: points flagged partial by Google, or whose week (or month)
+    had not ended when they were retrieved, come after it. None when every point is complete."""
+    if frame.empty:
+        return None
+    dates = pd.Series(sorted(frame["date"].unique()))
+    step = dates.diff().dt.days.median() if len(dates) > 1 else 7
+    span = pd.Timedelta(days=0 if step <= 1 else 6 if step <= 8 else 30)
+    retrieved = pd.to_datetime(frame["retrieved_at"]).max()
+    partial = frame.loc[frame["partial"].astype(bool), "date"] if "partial" in frame else pd.Series([], dtype="datetime64[ns]")
+    bad = set(partial) | {d for d in dates if d + span >= retrieved.normalize()}
+    if not bad:
+        return None
+    good = [d for d in dates if d < min(bad)]
+    return max(good) if good else dates.min() - pd.Timedelta(days=1)
 
 
-def _with_pair(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def interest_with_partial(con: duckdb.DuckDBPyConnection, request: pd.Series, frameworks: list[str]) -> pd.DataFrame:
+    frame = interest(con, request, frameworks)
+    flags = con.execute(
+        """SELECT date, framework, coalesce(detail LIKE '%"partial": true%', false) AS partial FROM observations """
+        "WHERE metric = ? AND source = ? AND variant = ?", [METRIC, request["source"], request["variant"]]).df()
+    flags["date"] = pd.to_datetime(flags["date"])
+    return frame.merge(flags, on=["date", "framework"], how="left").fillna({"partial": False})
+
+
+@_claims.provides("google_trends_interest", "trends_interest")
+def claim_interest(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Series:
+    """One stored request holding every framework of the claim: worldwide first, covering the claim's window."""
     requests = requests_frame(con)
+    wanted = set(spec.frameworks)
+    if not requests.empty:
+        requests = requests[requests["frameworks"].map(lambda fs: wanted <= set(fs))]
+    names = " and ".join(registry.display_name(f) for f in spec.frameworks)
     if requests.empty:
-        return requests
-    return requests[requests["frameworks"].map(lambda fs: {"pytorch", "tensorflow"} <= set(fs))]
-
-
-def _basis(request: pd.Series, period: str) -> str:
-    return (f"trends_interest, one request: {SOURCE_LABELS.get(request['source'], request['source'])}, "
-            f"{_request_text(request)} (variant '{request['variant']}'); compared: mean over {period}")
-
-
-def _fmt(lo: pd.Timestamp, hi: pd.Timestamp) -> str:
-    return f"{lo.date()} to {hi.date()}"
-
-
-@_claims.checks("seed-trends-gap")
-def check_gap(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """'PyTorch closed the search-interest gap with TensorFlow (5 years to 01/2023)'."""
-    candidates = _with_pair(con)
-    if candidates.empty:
-        return _claims.not_checkable(claim, "No stored Google Trends request holds both PyTorch and TensorFlow.")
-    text = str(claim.get("source_date") or "2023-01")
-    end = (pd.Timestamp(text + ("-01" if len(text) == 7 else "-01-01" if len(text) == 4 else "")) + pd.offsets.MonthEnd(0))
-    start = end - pd.DateOffset(years=5) + pd.Timedelta(days=1)
-    covering = candidates[(candidates["first_date"] <= end - pd.DateOffset(months=WINDOW_MONTHS)) & (candidates["last_date"] >= end - pd.Timedelta(days=31))]
-    if covering.empty:
-        windows = "; ".join(f"{r.geo} {r.first_date.date()}..{r.last_date.date()}" for r in candidates.itertuples())
-        return _claims.not_checkable(
-            claim, f"The stored requests ({windows}) do not reach {end:%Y-%m}; fetch one that does, e.g. "
-            f"`pulse ingest trends --timeframe \"{start.date()} {end.date()}\"`.")
-    # The request reaching furthest back towards the claim's window start, worldwide first.
-    covering = covering.assign(world=(covering["geo"] == "Worldwide").astype(int)).sort_values(
-        ["world", "first_date", "retrieved_at"], ascending=[False, True, False])
-    request = covering.iloc[0]
-    wide = _pair(con, request)
-    end_lo = end - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
-    at_end = _mean_between(wide, end_lo, end)
-    if at_end is None:
-        return _claims.not_checkable(claim, "The chosen request has no PyTorch and TensorFlow points near the window's end.")
-    begin = max(start, wide.index.min())
-    begin_hi = begin + pd.DateOffset(months=WINDOW_MONTHS) - pd.Timedelta(days=1)
-    at_start = _mean_between(wide, begin, begin_hi)
-    ratio = at_end["pytorch"] / at_end["tensorflow"] if at_end["tensorflow"] > 0 else float("inf")
-    status = _claims.SUPPORTED if ratio >= 1 else _claims.CONTRADICTED
-    measured = f"{_fmt(end_lo, end)}: PyTorch {at_end['pytorch']:.1f} vs TensorFlow {at_end['tensorflow']:.1f} (ratio {ratio:.2f})"
-    sees_start = begin <= start + pd.Timedelta(days=31)
-    if at_start is not None:
-        measured += f"; {_fmt(begin, begin_hi)}: PyTorch {at_start['pytorch']:.1f} vs TensorFlow {at_start['tensorflow']:.1f}"
-        if sees_start and at_start["pytorch"] >= at_start["tensorflow"] and status == _claims.SUPPORTED:
-            status = _claims.PARTLY
-            measured += " (PyTorch was already level at the window's start: there was no gap to close)"
-    if not sees_start:
-        measured += (f". This request starts {begin.date()}, after the claim's window start {start.date()}: "
-                     "the end of the window is checked, the gap before it is not seen")
-    latest = wide.index.max()
-    recent = latest - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
-    now = _mean_between(wide, recent, latest)
-    today = f"{_fmt(recent, latest)}: PyTorch {now['pytorch']:.1f} vs TensorFlow {now['tensorflow']:.1f}" if latest > end else ""
-    return _claims.Verdict(status, measured=measured, as_of=str(end.date()), today=today,
-                           basis=_basis(request, f"{WINDOW_MONTHS} months at each end of the window"), value=round(ratio, 2))
-
-
-@_claims.checks("seed-trends-neck")
-def check_neck(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """'TensorFlow and PyTorch are neck and neck in Google search' (undated: checked now, and when it held)."""
-    candidates = _with_pair(con)
-    if candidates.empty:
-        return _claims.not_checkable(claim, "No stored Google Trends request holds both PyTorch and TensorFlow.")
-    candidates = candidates.assign(world=(candidates["geo"] == "Worldwide").astype(int)).sort_values(
-        ["last_date", "world", "retrieved_at"], ascending=False)
-    request = candidates.iloc[0]
-    wide = _pair(con, request)
-    if wide.empty:
-        return _claims.not_checkable(claim, "The newest request has no common PyTorch and TensorFlow points.")
-    monthly = wide.resample("MS").mean().rolling(WINDOW_MONTHS).mean().dropna()
-    latest = wide.index.max()
-    lo = latest - pd.DateOffset(months=WINDOW_MONTHS) + pd.Timedelta(days=1)
-    now = _mean_between(wide, lo, latest)
-
-    def closeness(row: pd.Series) -> float:
-        top = max(row["pytorch"], row["tensorflow"])
-        return min(row["pytorch"], row["tensorflow"]) / top if top > 0 else 1.0
-
-    ratio = now["pytorch"] / now["tensorflow"] if now["tensorflow"] > 0 else float("inf")
-    measured = f"{_fmt(lo, latest)}: PyTorch {now['pytorch']:.1f} vs TensorFlow {now['tensorflow']:.1f} (ratio {ratio:.2f})"
-    if closeness(now) >= NECK_AND_NECK:
-        status, when = _claims.SUPPORTED, latest
+        raise _claims.NotCheckable(f"No stored Google Trends request holds {names}.")
+    requests = requests.assign(world=(requests["geo"] == "Worldwide").astype(int),
+                               span=(requests["last_date"] - requests["first_date"]).dt.days)
+    window = spec.window
+    if window is not None:
+        covering = requests[(requests["first_date"] <= window.hi - pd.DateOffset(months=WINDOW_MONTHS))
+                            & (requests["last_date"] >= window.hi - pd.Timedelta(days=31))]
+        if covering.empty:
+            spans = "; ".join(f"{r.geo} {r.first_date.date()} to {r.last_date.date()}" for r in requests.itertuples())
+            raise _claims.NotCheckable(
+                f"The stored requests ({spans}) do not reach {window.label}; fetch one that does, e.g. "
+                f"`pulse ingest trends --timeframe \"{window.lo.date()} {window.hi.date()}\"`.")
+        request = covering.sort_values(["world", "first_date", "retrieved_at"], ascending=[False, True, False]).iloc[0]
     else:
-        level = monthly[monthly.apply(closeness, axis=1) >= NECK_AND_NECK] if not monthly.empty else monthly
-        if len(level):
-            status, when = _claims.OUTDATED, level.index.max() + pd.offsets.MonthEnd(0)
-            measured += f"; last within 10% of each other in the {WINDOW_MONTHS} months to {when.date()}"
-        else:
-            status, when = _claims.CONTRADICTED, latest
-            measured += f"; never within 10% of each other ({WINDOW_MONTHS}-month means) in this request"
-    return _claims.Verdict(status, measured=measured, as_of=str(when.date()), today=f"ratio {ratio:.2f} as of {latest.date()}",
-                           basis=_basis(request, f"{WINDOW_MONTHS} months; neck and neck = the smaller within 10% of the larger"),
-                           value=round(ratio, 2))
+        request = requests.sort_values(["last_date", "world", "span", "retrieved_at"], ascending=False).iloc[0]
+    frame = interest_with_partial(con, request, spec.frameworks)
+    return _claims.Series(
+        frame[["date", "framework", "value"]], "Google search interest (0-100, relative to one request)",
+        f"{SOURCE_LABELS.get(request['source'], request['source'])}, {_request_text(request)}", "index",
+        basis=f"one request (variant '{request['variant']}'), values read as {WINDOW_MONTHS}-month means; a gap within "
+              f"{ROUNDING:g} point is inside Trends' integer rounding",
+        noise=ROUNDING, complete_until=incomplete_after(frame), smooth_months=WINDOW_MONTHS,
+        page=f"/trends?trends_request={request['key']}&frameworks={','.join(spec.frameworks)}",
+    )

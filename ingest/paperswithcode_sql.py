@@ -98,10 +98,35 @@ def observations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         WHERE p.date IS NOT NULL GROUP BY 1
         """
     ).df()
+    # Distinct papers (a paper with five repositories counts once): for claims about "papers".
+    distinct = con.execute(
+        """
+        WITH per_paper AS (
+            SELECT CAST(date_trunc('quarter', paper_date) AS DATE) AS date, paper_url, framework
+            FROM pwc_links WHERE paper_date IS NOT NULL GROUP BY ALL
+        )
+        SELECT p.date, p.framework, count(*) AS n, b.papers AS base, b.papers_known AS base_known
+        FROM per_paper p JOIN (
+            SELECT date, count(DISTINCT paper_url) AS papers,
+                   count(DISTINCT paper_url) FILTER (WHERE framework <> 'none') AS papers_known
+            FROM per_paper GROUP BY date
+        ) b USING (date)
+        GROUP BY ALL
+        """
+    ).df()
+    pair = con.execute(
+        """
+        SELECT CAST(date_trunc('quarter', paper_date) AS DATE) AS date,
+               count(DISTINCT paper_url) FILTER (WHERE framework = 'pytorch') AS pytorch,
+               count(DISTINCT paper_url) FILTER (WHERE framework = 'tensorflow') AS tensorflow,
+               count(DISTINCT paper_url) FILTER (WHERE framework IN ('pytorch', 'tensorflow')) AS base
+        FROM pwc_links WHERE paper_date IS NOT NULL GROUP BY 1 HAVING base > 0
+        """
+    ).df()
     if counts.empty and papers.empty:
         return pd.DataFrame()
     last = last_paper_date(con)
-    frames = [_implementation_rows(counts), _relative_rows(counts), _paper_rows(papers)]
+    frames = [_implementation_rows(counts), _relative_rows(counts), _paper_rows(papers), _distinct_paper_rows(distinct, pair)]
     out = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     out["date"] = pd.to_datetime(out["date"])
     quarter_end = out["date"] + pd.offsets.QuarterEnd(0)
@@ -181,3 +206,29 @@ def _paper_rows(papers: pd.DataFrame) -> pd.DataFrame:
             "detail": [{"count": int(n), "base": int(b)} for n, b in zip(count, p["papers"], strict=True)],
         }))
     return pd.concat(rows, ignore_index=True)
+
+
+def _distinct_paper_rows(distinct: pd.DataFrame, pair: pd.DataFrame) -> pd.DataFrame:
+    """Shares of distinct papers (variants `papers`, `papers_known`), beside the link shares.
+
+    `papers`: papers with at least one link of the framework / papers with any code link in the
+    quarter; `papers_known`: / papers with a link of a known framework. A paper with links of
+    two frameworks counts for both, so these shares can sum past 100%. The relative variant
+    `papers`: papers with a PyTorch link / papers with a PyTorch or a TensorFlow link.
+    """
+    rows = []
+    if not distinct.empty:
+        d = distinct.assign(subject="papers with a code link of this framework")
+        for variant, base in (("papers", "base"), ("papers_known", "base_known")):
+            part = d[(d[base] > 0) & ((d["framework"] != NO_FRAMEWORK) | (variant == "papers"))]
+            rows.append(part[["date", "framework", "subject"]].assign(
+                metric="pwc_implementation_share", variant=variant, value=(part["n"] / part[base]).to_numpy(),
+                detail=[{"count": int(n), "base": int(b), "unit": "papers"} for n, b in zip(part["n"], part[base], strict=True)]))
+    if not pair.empty:
+        for fid in ("pytorch", "tensorflow"):
+            rows.append(pd.DataFrame({
+                "date": pair["date"], "framework": fid, "metric": "pwc_implementation_share_relative", "variant": "papers",
+                "value": (pair[fid] / pair["base"]).to_numpy(), "subject": "papers with a PyTorch or TensorFlow code link",
+                "detail": [{"count": int(n), "base": int(b), "unit": "papers"} for n, b in zip(pair[fid], pair["base"], strict=True)],
+            }))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

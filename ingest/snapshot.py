@@ -8,12 +8,13 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import conference_mentions
 from pulse import db, registry, store
 from pulse.config import SNAPSHOT_DIR, display_path
 from pulse.errors import PulseError
 
 NAME = "snapshot"
-DESCRIPTION = "Embedded, cited figures in data/snapshot/ (monthly GitHub stars, claims ledger)"
+DESCRIPTION = "Embedded, cited figures in data/snapshot/ (monthly GitHub stars, conference mentions, claims ledger)"
 CADENCE = dt.timedelta(days=3650)  # static: never stale
 
 STARS_FILE = "github_stars_monthly.csv"
@@ -38,11 +39,18 @@ def read_stars(con: duckdb.DuckDBPyConnection, snapshot_dir: Path):
     )
 
 
+# The ledger's claim specification (docs/claims.md); older ledgers without these columns load with them empty.
+SPEC_COLUMNS = ("versus", "comparison", "basis", "period", "tolerance", "article_title", "article_author", "article_date", "article_url")
+
+
 def load_claims(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> int:
     path = snapshot_dir / CLAIMS_FILE
+    header = set(con.execute("SELECT * FROM read_csv(?, header = true, all_varchar = true) LIMIT 0", [str(path)]).df().columns)
+    spec = ", ".join(c if c in header else f"NULL AS {c}" for c in SPEC_COLUMNS)  # names from the fixed list above
     con.execute("DELETE FROM claims")
     con.execute(
-        "INSERT INTO claims SELECT id, claim, source, source_date, metric, subject, TRY_CAST(value AS DOUBLE), unit, kind, note "
+        "INSERT INTO claims (id, claim, source, source_date, metric, subject, value, unit, kind, note, " + ", ".join(SPEC_COLUMNS) + ") "
+        "SELECT id, claim, source, source_date, metric, subject, TRY_CAST(value AS DOUBLE), unit, kind, note, " + spec + " "
         "FROM read_csv(?, header = true, all_varchar = true)",
         [str(path)],
     )
@@ -55,6 +63,11 @@ def run(db_path: Path, snapshot_dir: Path = SNAPSHOT_DIR) -> store.Run:
         with db.write_session(db_path) as con:
             stars = read_stars(con, snapshot_dir)
             run_.rows = store.upsert_observations(con, stars, run_id=run_.run_id)
-            run_.detail = {"claims": load_claims(con, snapshot_dir), "files": [STARS_FILE, CLAIMS_FILE]}
+            conference = store.Run(source=conference_mentions.NAME)
+            conference.rows = store.upsert_observations(con, conference_mentions.read(con, snapshot_dir), run_id=conference.run_id)
+            conference.detail = {"files": [conference_mentions.FILE], "loaded_by": NAME}
+            conference.finish(con)
+            run_.detail = {"claims": load_claims(con, snapshot_dir), "files": [STARS_FILE, CLAIMS_FILE, conference_mentions.FILE],
+                           "conference_rows": conference.rows}
             run_.finish(con)
     return run_

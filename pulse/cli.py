@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "pulse.commands.export",
     "pulse.commands.probe",
     "pulse.commands.ops",
+    "pulse.commands.claims",
 ]
 
 

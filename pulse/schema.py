@@ -218,6 +218,11 @@ PAPERSWITHCODE_DDL = [
 ]
 
 
+# claims (2): the ledger's claim specification (docs/claims.md) and the article's citation.
+MIGRATIONS.append((2, "claims: specification columns (versus, comparison, basis, period, tolerance) and article citation", [
+    f"ALTER TABLE claims ADD COLUMN IF NOT EXISTS {column} VARCHAR"
+    for column in ("versus", "comparison", "basis", "period", "tolerance", "article_title", "article_author", "article_date", "article_url")
+]))
 MIGRATIONS.append((30, "paperswithcode: pwc_papers, pwc_links (lean raw tables)", PAPERSWITHCODE_DDL))
 
 SCHEMA_VERSION_DDL = """
