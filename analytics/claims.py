@@ -78,6 +78,8 @@ class Series:
     page: str = ""  # the dashboard view that shows the evidence
     incomplete_note: str = ""  # set by the engine when incomplete periods were left out
     incomplete_reason: str = "a period still running when the data was taken"
+    first_date: pd.Timestamp | None = None  # set by the engine: the first complete point
+    window_starts: dict = field(default_factory=dict)  # set by the engine: first point of each smoothing window
     value_suffix: str = ""  # words after a figure, e.g. "of the two frameworks' mentions"
 
 
@@ -285,7 +287,8 @@ def name(framework: str) -> str:
 
 # --- Reading a series ------------------------------------------------------------------------------
 
-PERIOD_END = {"W": pd.Timedelta(days=6), "M": pd.offsets.MonthEnd(0), "Q": pd.offsets.QuarterEnd(0), "Y": pd.offsets.YearEnd(0)}
+PERIOD_END = {"D": pd.Timedelta(0), "W": pd.Timedelta(days=6), "M": pd.offsets.MonthEnd(0), "Q": pd.offsets.QuarterEnd(0),
+              "Y": pd.offsets.YearEnd(0)}
 
 
 def _period_end(dates: pd.DatetimeIndex, period: str | None) -> pd.DatetimeIndex:
@@ -309,11 +312,14 @@ def prepare(series: Series, spec: Spec) -> pd.DataFrame:
             series.incomplete_note = (f"Left out as incomplete: {', '.join(d.strftime('%Y-%m-%d') for d in wide.index[late][:3])}"
                                       f"{' and later' if late.sum() > 3 else ''} ({series.incomplete_reason}).")
         wide = wide[~late]
-    if series.smooth_months:
-        days = f"{series.smooth_months * 30 + 1}D"
-        smoothed = wide.rolling(days, min_periods=1).mean()
-        first = wide.index.min() + pd.DateOffset(months=series.smooth_months) - pd.Timedelta(days=7) if len(wide) else None
-        wide = smoothed[smoothed.index >= first] if first is not None else smoothed
+    series.first_date = wide.index.min() if len(wide) else None
+    if series.smooth_months and len(wide):
+        # A mean over the last `smooth_months` of points (3 monthly, 13 weekly, ~91 daily points).
+        n = {"M": series.smooth_months, "W": round(series.smooth_months * 30.44 / 7)}.get(series.period or "D",
+                                                                                         round(series.smooth_months * 30.44))
+        starts = pd.Series(wide.index, index=wide.index).shift(n - 1)
+        wide = wide.rolling(n, min_periods=n).mean().dropna(how="all")
+        series.window_starts = starts.dropna().to_dict()
     return wide
 
 
@@ -418,13 +424,20 @@ def read_at(spec: Spec, series: Series, wide: pd.DataFrame, at: pd.Timestamp, st
         closed = s >= o - noise
         status = SUPPORTED if closed else CONTRADICTED
         why = f"the gap is closed when {name(spec.subject)} is at least {name(other)} minus the source's precision ({_fmt(series, noise)})"
-        if start is not None and closed and start in wide.index:
+        sees_start = start is not None and start in wide.index and (
+            spec.window is None or spec.window.kind != "range" or start - spec.window.lo <= NEAR_END)
+        if sees_start:
             s0, o0 = wide.loc[start].get(spec.subject), wide.loc[start].get(other)
             if _finite(s0) and _finite(o0):
-                text += f"; at {start.date()}: {name(spec.subject)} {_fmt(series, s0)} vs {name(other)} {_fmt(series, o0)}"
-                if float(s0) >= float(o0) - noise:
+                text += f"; at {_at_label(start, series)}: {name(spec.subject)} {_fmt(series, s0)} vs {name(other)} {_fmt(series, o0)}"
+                if closed and float(s0) >= float(o0) - noise:
                     status = PARTLY
-                    why += "; there was no gap to close at the window's start"
+                    text += " (already level at the start: there was no gap to close)"
+                    why += "; with no gap at the window's start there was nothing to close: partly supported"
+        elif spec.window is not None and spec.window.kind == "range":
+            first = series.first_date if series.first_date is not None else wide.index.min()
+            text += (f"; the data starts {first.date()}, after the claim's window starts ({spec.window.lo.date()}): "
+                     "the end of the window is checked, the gap before it is not seen")
         return Reading(status, s / o if o else None, text, why)
     if comparison == "rising_falling":
         other = spec.versus[0]
@@ -457,10 +470,18 @@ def _candidates(spec: Spec, series: Series, wide: pd.DataFrame) -> pd.DatetimeIn
     return wide.index[before][-1:]
 
 
-def _start_of(spec: Spec, wide: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp | None:
+def _first_full(lo: pd.Timestamp, series: Series) -> pd.Timestamp:
+    """The first date whose smoothing window lies wholly on or after `lo`."""
+    if not series.smooth_months:
+        return lo
+    step = {"M": pd.DateOffset(months=1), "W": pd.Timedelta(days=7)}.get(series.period or "D", pd.Timedelta(days=1))
+    return lo + pd.DateOffset(months=series.smooth_months) - step
+
+
+def _start_of(spec: Spec, series: Series, wide: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp | None:
     """The point a change is measured from: the window's start, or a year before `at` when undated."""
     lo = spec.window.lo if spec.window is not None and spec.window.kind == "range" else at - pd.DateOffset(years=1)
-    earlier = wide.index[wide.index >= lo]
+    earlier = wide.index[wide.index >= _first_full(lo, series)]
     return earlier[0] if len(earlier) and earlier[0] < at else None
 
 
@@ -473,9 +494,9 @@ def _at_label(at: pd.Timestamp, series: Series) -> str:
         return f"{at.year}-Q{at.quarter}"
     if series.period == "Y":
         return str(at.year)
-    if series.smooth_months:
-        lo = at - pd.DateOffset(months=series.smooth_months) + pd.Timedelta(days=1)
-        return f"{lo.date()} to {at.date()}"
+    if series.smooth_months and at in series.window_starts:
+        hi = _period_end(pd.DatetimeIndex([at]), series.period)[0]
+        return f"{series.window_starts[at].date()} to {hi.date()}"
     return str(at.date())
 
 
@@ -549,7 +570,7 @@ def check(con: duckdb.DuckDBPyConnection, claim: dict) -> Verdict:
     basis = "; ".join(p for p in (f"{series.name} ({series.source})", series.basis, series.incomplete_note) if p)
     evidence = wide[spec.frameworks].copy()
     latest = wide.index.max()
-    today = read_at(spec, series, wide, latest, _start_of(spec, wide, latest))
+    today = read_at(spec, series, wide, latest, _start_of(spec, series, wide, latest))
     if spec.window is not None:
         dates = _candidates(spec, series, wide)
         if len(dates) == 0:
@@ -557,7 +578,7 @@ def check(con: duckdb.DuckDBPyConnection, claim: dict) -> Verdict:
                                  f"{_at_label(latest, series)}, with no complete point in (or just before the end of) "
                                  f"{spec.window.label}, the period the claim speaks about.")
         if spec.window.kind == "year":
-            readings = [(d, read_at(spec, series, wide, d, _start_of(spec, wide, d))) for d in dates]
+            readings = [(d, read_at(spec, series, wide, d, _start_of(spec, series, wide, d))) for d in dates]
             # Dated only by a year: read at the point of that year that fits the claim best.
             def fit(item):
                 d, r = item
@@ -567,7 +588,7 @@ def check(con: duckdb.DuckDBPyConnection, claim: dict) -> Verdict:
             when_text = f"the point of {spec.window.label} that fits the claim best (the claim gives only the year)"
         else:
             at = dates[-1]
-            reading = read_at(spec, series, wide, at, _start_of(spec, wide, at))
+            reading = read_at(spec, series, wide, at, _start_of(spec, series, wide, at))
             when_text = f"the end of {spec.window.label}" if spec.window.kind == "range" else spec.window.label
             if _at_label(at, series) != spec.window.label:
                 when_text = f"{_at_label(at, series)}, the last complete point by {when_text}"
@@ -579,7 +600,7 @@ def check(con: duckdb.DuckDBPyConnection, claim: dict) -> Verdict:
         status = reading.status
         if status != SUPPORTED:
             for d in reversed(wide.index[:-1]):
-                earlier = read_at(spec, series, wide, d, _start_of(spec, wide, d))
+                earlier = read_at(spec, series, wide, d, _start_of(spec, series, wide, d))
                 if earlier.status == SUPPORTED:
                     at, reading, status = d, earlier, OUTDATED
                     when_text = f"the last time it held ({_at_label(d, series)}); it does not hold on the latest data"

@@ -39,13 +39,16 @@ def latest_by_metric(con: duckdb.DuckDBPyConnection, metric: str, variant: str |
         frame = frame.assign(variant="")
     else:
         sql = (
-            "SELECT framework, source, variant, date, value, citation, retrieved_at FROM observations "
+            "SELECT framework, source, variant, date, value, citation, retrieved_at, detail FROM observations "
             "WHERE metric = ?" + (" AND variant = ?" if variant is not None else "")
         )
         frame = con.execute(sql, [metric] + ([variant] if variant is not None else [])).df()
         if frame.empty:
             return frame
         frame["date"] = pd.to_datetime(frame["date"])
+        frame = complete_periods(frame, metric)
+        if frame.empty:
+            return frame
         # One series: the source/variant with the most recent data.
         newest = frame.sort_values("date").iloc[-1]
         frame = frame[(frame["source"] == newest["source"]) & (frame["variant"] == newest["variant"])]
@@ -55,9 +58,44 @@ def latest_by_metric(con: duckdb.DuckDBPyConnection, metric: str, variant: str |
         return frame
     frame["name"] = frame["framework"].map(registry.display_name)
     frame["current"] = frame["date"] >= frame["date"].max() - CURRENT_WINDOW
-    total = frame.loc[frame["current"], "value"].sum()
-    frame["share"] = (frame["value"] / total).where(frame["current"]) if total else float("nan")
+    if metric == "hf_models":
+        frame["share"] = hub_shares(con, frame)
+    else:
+        total = frame.loc[frame["current"], "value"].sum()
+        frame["share"] = (frame["value"] / total).where(frame["current"]) if total else float("nan")
     return frame.sort_values(["current", "value"], ascending=False).reset_index(drop=True)
+
+
+def complete_periods(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Drop incomplete periods (never headlined): a quarter the archive stops in, a Trends week
+    Google flags partial or that had not ended at retrieval, a month not over at retrieval."""
+    detail = frame["detail"].fillna("")
+    flagged = detail.str.contains('"partial": true', regex=False) | detail.str.contains('"complete": false', regex=False)
+    frame = frame[~flagged]
+    if metric == "trends_interest" and not frame.empty:
+        from analytics import trends
+
+        kept = []
+        for _, part in frame.groupby(["source", "variant"]):
+            until = trends.incomplete_after(part.assign(partial=False))
+            kept.append(part if until is None else part[part["date"] <= until])
+        frame = pd.concat(kept)
+    elif metric.startswith("hf_") and not frame.empty:
+        frame = frame[frame["date"] <= pd.to_datetime(frame["retrieved_at"]).dt.normalize()]
+    return frame.drop(columns="detail")
+
+
+def hub_shares(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.Series:
+    """Hub shares on distinct models (hf_model_share, as on the Hub page), never a sum of per-tag counts:
+    a model tagged pytorch, tf and keras counts once in the base."""
+    shares = con.execute(
+        "SELECT framework, source, date, value FROM observations WHERE metric = 'hf_model_share' AND variant = 'default-frameworks'"
+    ).df()
+    if shares.empty:
+        return pd.Series(float("nan"), index=frame.index)
+    shares["date"] = pd.to_datetime(shares["date"])
+    merged = frame[["framework", "source", "date"]].merge(shares, on=["framework", "source", "date"], how="left")
+    return pd.Series(merged["value"].to_numpy(), index=frame.index).where(frame["current"])
 
 
 def headline_tables(con: duckdb.DuckDBPyConnection, frameworks: list[str] | None = None) -> list[tuple[str, str, pd.DataFrame]]:

@@ -32,17 +32,17 @@ CLAIM_COLUMNS = {
     "id": "Claim id",
     "claim": "Claim",
     "source": "Where it was made",
-    "source_date": "When",
     "claimed": "Claimed figure",
     "status": "Verdict",
     "measured": "What the data says",
     "as_of": "As of",
-    "today": "Today",
+    "today_text": "Today",
+    "explanation": "Why (the rule applied)",
     "basis": "Basis",
 }
 # Column widths (percent) so the claims table fits an A4 page.
-CLAIM_WIDTHS = {"id": 9, "claim": 19, "source": 12, "source_date": 6, "claimed": 7, "status": 8,
-                "measured": 13, "as_of": 8, "today": 10, "basis": 8}
+CLAIM_WIDTHS = {"id": 8, "claim": 14, "source": 9, "claimed": 6, "status": 7,
+                "measured": 12, "as_of": 6, "today_text": 12, "explanation": 15, "basis": 11}
 REPORT_CSS = """
 h1{margin-bottom:4px} h2{margin-top:36px;page-break-after:avoid}
 section.chart{page-break-inside:avoid;break-inside:avoid}
@@ -88,16 +88,6 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], css: dict[str, str] | N
     return f"<table{layout}><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _claimed(value, unit) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    try:
-        text = formatting.significant(float(value), 6)  # 2,161,698, never 2.1617e+06
-    except (TypeError, ValueError):
-        text = str(value)
-    return f"{text} {unit}" if unit and not (isinstance(unit, float) and pd.isna(unit)) else text
-
-
 def _sources_section(con: duckdb.DuckDBPyConnection) -> str:
     try:
         frame = inventory.source_summary(con)
@@ -121,9 +111,7 @@ def _claims_section(con: duckdb.DuckDBPyConnection, report: Report) -> str:
     report.claims = len(frame)
     if frame.empty:
         return "<p>The claims ledger is empty.</p>"
-    values = frame["value"] if "value" in frame else pd.Series([None] * len(frame))
-    units = frame["unit"] if "unit" in frame else pd.Series([None] * len(frame))
-    frame = frame.assign(claimed=[_claimed(v, u) for v, u in zip(values, units, strict=True)])
+    frame = frame.assign(today_text=[f"{t} ({a})" if t and a else (t or "") for t, a in zip(frame["today"], frame["today_at"], strict=True)])
     return _table(frame, CLAIM_COLUMNS, {"status": "verdict"}, CLAIM_WIDTHS)
 
 

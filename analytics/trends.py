@@ -237,14 +237,21 @@ WINDOW_MONTHS = 3  # claims read 3-month means: weekly values are noisy and roun
 ROUNDING = 1.0  # Trends values are whole numbers relative to one request: a gap of 1 point is noise
 
 
+def step_period(frame: pd.DataFrame) -> str:
+    """'D', 'W' or 'M': the spacing of a request's points."""
+    dates = pd.Series(sorted(frame["date"].unique()))
+    step = dates.diff().dt.days.median() if len(dates) > 1 else 7
+    return "D" if step <= 1 else "W" if step <= 8 else "M"
+
+
 def incomplete_after(frame: pd.DataFrame) -> pd.Timestamp | None:
     """The last date of a complete period: points flagged partial by Google, or whose week (or month)
     had not ended when they were retrieved, come after it. None when every point is complete."""
     if frame.empty:
         return None
     dates = pd.Series(sorted(frame["date"].unique()))
-    step = dates.diff().dt.days.median() if len(dates) > 1 else 7
-    span = pd.Timedelta(days=0 if step <= 1 else 6 if step <= 8 else 30)
+    period = step_period(frame)
+    span = pd.Timedelta(days={"D": 0, "W": 6, "M": 30}[period])
     retrieved = pd.to_datetime(frame["retrieved_at"]).max()
     partial = frame.loc[frame["partial"].astype(bool), "date"] if "partial" in frame else pd.Series([], dtype="datetime64[ns]")
     bad = set(partial) | {d for d in dates if d + span >= retrieved.normalize()}
@@ -293,6 +300,6 @@ def claim_interest(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claim
         f"{SOURCE_LABELS.get(request['source'], request['source'])}, {_request_text(request)}", "index",
         basis=f"one request (variant '{request['variant']}'), values read as {WINDOW_MONTHS}-month means; a gap within "
               f"{ROUNDING:g} point is inside Trends' integer rounding",
-        noise=ROUNDING, complete_until=incomplete_after(frame), smooth_months=WINDOW_MONTHS,
+        noise=ROUNDING, complete_until=incomplete_after(frame), smooth_months=WINDOW_MONTHS, period=step_period(frame),
         page=f"/trends?trends_request={request['key']}&frameworks={','.join(spec.frameworks)}",
     )

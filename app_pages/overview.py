@@ -26,7 +26,10 @@ for metric, label, shown in tables:
     cols = st.columns(max(1, min(4, len(shown))))
     for col, row in zip(cols, shown.head(4).itertuples(index=False), strict=False):
         value = formatting.percent(row.value) if share_metric else formatting.number(row.value)
-        share = f"{formatting.percent(row.share)} of the current ones listed" if row.current else "older figure, not in the share"
+        # Hub shares are of distinct framework-tagged models (a model with three tags counts once).
+        of = "of framework-tagged models (distinct models)" if metric == "hf_models" else "of the current ones listed"
+        share = ((f"{formatting.percent(row.share)} {of}" if not formatting.is_missing(row.share) else "no share stored")
+                 if row.current else "older figure, not in the share")
         older = row.date < newest
         _common.metric(col, row.name, value, note=formatting.as_of(row.date) if older else None,
                        help=f"{share} · {formatting.as_of(row.date)} · source: {row.source}")
