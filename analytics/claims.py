@@ -633,7 +633,7 @@ def load_claims(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def _modules() -> None:
+def load_modules() -> None:
     for module in CHECK_MODULES:
         importlib.import_module(module)
 
@@ -649,7 +649,7 @@ def article(claim: dict) -> str:
 
 def check_all(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every claim with its verdict, one row each (ledger order); the page, report and CLI use it."""
-    _modules()
+    load_modules()
     rows = []
     for claim in load_claims(con):
         verdict = check(con, claim)
@@ -666,7 +666,7 @@ def check_all(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def verdict_for(con: duckdb.DuckDBPyConnection, claim_id: str) -> Verdict:
     """One claim's verdict by id (KeyError when the ledger has no such claim)."""
-    _modules()
+    load_modules()
     for claim in load_claims(con):
         if claim["id"] == claim_id:
             return check(con, claim)

@@ -111,7 +111,8 @@ def db_init(db: Path | None) -> None:
 
     path = resolve_db(db)
     run = snapshot.run(path)
-    click.echo(f"{database.describe(path)}: loaded {run.rows} snapshot observations and {run.detail.get('claims', 0)} claims.")
+    click.echo(f"{database.describe(path)}: loaded {run.rows} snapshot observations, {run.detail.get('conference_rows', 0)} "
+               f"conference-mention observations and {run.detail.get('claims', 0)} claims.")
 
 
 @db.command("info")

@@ -42,8 +42,10 @@ def test_claim_verdicts_from_hand_computed_data(hub_db):
     found = verdicts(hub_db)
     assert found["seed-hf-64"].status == claims.CONTRADICTED
     assert found["seed-hf-64"].value == pytest.approx(2 / 7, abs=1e-4) and found["seed-hf-64"].as_of == "2023-12-31"
-    assert found["seed-hf-sota"].status == claims.SUPPORTED
-    assert found["seed-hf-sota"].value == pytest.approx(5 / 8, abs=1e-4) and "54.5% on 2024-02-01" in found["seed-hf-sota"].today
+    # 62.5% is a majority but not "a vast majority" (read as at least 75%): partly supported.
+    assert found["seed-hf-sota"].status == claims.PARTLY
+    assert found["seed-hf-sota"].value == pytest.approx(5 / 8, abs=1e-4) and "54.5%" in found["seed-hf-sota"].today
+    assert found["seed-hf-sota"].today_at == "2024-02-01"
     assert found["hf-total-2025"].status == claims.NOT_CHECKABLE and "2024-02-01" in found["hf-total-2025"].measured
 
 
@@ -68,10 +70,10 @@ def test_hub_total_claim_uses_the_stored_counts_around_its_date(snapshot_db):
     with db.write_session(snapshot_db) as con:
         store.upsert_observations(con, rows, run_id="t")
     verdict = verdicts(snapshot_db)["hf-total-2025"]
-    # 2,161,698 lies between the measured 2,100,000 (2025-09-30) and 2,200,000 (2025-10-31);
-    # no value in between is invented.
+    # Read at the last measured count on or before the claim's date (2,100,000 on 2025-09-30, within
+    # 5% of 2,161,698); no value in between is invented.
     assert verdict.value == 2_100_000 and verdict.status == claims.SUPPORTED and verdict.as_of == "2025-09-30"
-    assert "between 2,100,000 (2025-09-30) and 2,200,000 (2025-10-31)" in verdict.measured
+    assert "2,100,000" in verdict.measured and "2,161,698" in verdict.explanation
     rows = rows.assign(value=[1_500_000.0, 1_600_000.0, 1_700_000.0])
     with db.write_session(snapshot_db) as con:
         store.upsert_observations(con, rows, run_id="t2")

@@ -33,15 +33,23 @@ def test_snapshot_is_the_shared_reference_data():
         import pytest
 
         pytest.skip("shared/ reference data not beside this checkout")
-    for name in (snapshot.STARS_FILE, snapshot.CLAIMS_FILE):
+    for name in (snapshot.STARS_FILE, "conference_mentions.csv"):
         assert (config.SNAPSHOT_DIR / name).read_bytes() == (shared / name).read_bytes()
+    # The ledger extends the shared seed ledger: every seed claim keeps its id, text, source and date.
+    import csv
+
+    ours = {r["id"]: r for r in csv.DictReader((config.SNAPSHOT_DIR / snapshot.CLAIMS_FILE).open())}
+    for seed in csv.DictReader((shared / snapshot.CLAIMS_FILE).open()):
+        mine = ours[seed["id"]]
+        assert (mine["claim"], mine["source"], mine["source_date"], mine["metric"]) == (seed["claim"], seed["source"], seed["source_date"], seed["metric"])
 
 
 def test_reload_is_idempotent(snapshot_db):
     snapshot.run(snapshot_db)
     con = db.open_read(snapshot_db)
-    assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == len(_csv_rows(snapshot.STARS_FILE))
-    assert con.execute("SELECT count(*) FROM ingest_runs WHERE status = 'ok'").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == len(_csv_rows(snapshot.STARS_FILE)) + 3 * len(_csv_rows("conference_mentions.csv"))
+    # Two loads: each records a snapshot run and a conference_mentions run.
+    assert con.execute("SELECT count(*) FROM ingest_runs WHERE status = 'ok'").fetchone()[0] == 4
 
 
 def test_first_start_builds_database(db_file):
@@ -53,4 +61,4 @@ def test_first_start_builds_database(db_file):
 def test_every_snapshot_csv_has_a_source_column():
     for path in config.SNAPSHOT_DIR.glob("*.csv"):
         header = path.read_text().splitlines()[0].split(",")
-        assert "source" in header, path
+        assert "source" in header or "citation" in header, path
