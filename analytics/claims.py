@@ -143,7 +143,9 @@ def fmt_ratio(value) -> str:
     if not _finite(value):
         return "no figure"
     value = float(value)
-    return (f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}".rstrip("0").rstrip(".")) + "x"
+    # 2.9x, 1.21x: two decimals only below 2, where a speed-up's second decimal matters.
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 2 else f"{value:.2f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "x"
 
 
 def fmt_index(value) -> str:

