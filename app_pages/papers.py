@@ -5,6 +5,7 @@ import streamlit as st
 from analytics import formatting
 from analytics import paperswithcode as pwc
 from analytics.charts import ChartOptions
+from app_pages import _conferences
 from app_pages._common import connection, data_version, empty_state, framework_filter, show_chart, show_table, theme
 
 st.title("Papers: which framework do implementations use?")
@@ -15,6 +16,7 @@ st.caption(
 )
 
 con = connection()
+_conferences.show(con)
 if not pwc.has_data(con):
     empty_state("Papers with Code: framework share of paper implementations",
                 "This page will chart each framework's share of paper implementations per quarter, the share of "

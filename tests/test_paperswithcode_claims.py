@@ -149,8 +149,8 @@ def test_papers_page(pwc_db, monkeypatch):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["PyTorch"] == "80.0%" and metrics["Papers with code"] == "99.0%"  # 100 of 101 papers in 2024-Q1
     charts = at.get("plotly_chart")
-    assert len(charts) == 2
-    spec = json.loads(charts[0].proto.spec)
+    assert len(charts) == 3  # conference mentions (embedded data), then the two Papers with Code charts
+    spec = json.loads(charts[1].proto.spec)
     assert [t["name"] for t in spec["data"]][:2] == ["PyTorch", "TensorFlow"]
     assert any("2024-Q1" in c.value for c in at.caption)
     assert at.selectbox(key="papers_quarter").value == "2024-Q1"
@@ -179,4 +179,16 @@ def test_papers_page_without_data(snapshot_db, monkeypatch):
     assert not at.exception
     cards = [m.value for m in at.markdown if "no data yet" in m.value]
     assert len(cards) == 1 and any("pulse ingest paperswithcode" in m.value for m in at.markdown)
-    assert not at.get("plotly_chart") and not at.get("download_button")
+    # The conference mentions ship with the snapshot: the page still shows real, cited data, and
+    # only that chart (which has data) offers downloads.
+    assert [c.key for c in at.get("plotly_chart")] == ["chart_papers_conferences"]
+    assert all("conferences" in (b.key or "") for b in at.get("download_button"))
+    assert at.selectbox(key="papers_conference").value == "all"
+
+
+def test_papers_page_conference_selector(snapshot_db, monkeypatch):
+    monkeypatch.setenv("PULSE_DB", str(snapshot_db))
+    at = papers_page(conference="ICLR")
+    assert not at.exception and at.selectbox(key="papers_conference").value == "ICLR"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in spec["data"]] == ["PyTorch", "TensorFlow"]
