@@ -68,15 +68,19 @@ def mentions_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Cha
         frame = frame[frame["conference"] == wanted]
     title = "Share of accepted papers mentioning each framework" + (f" ({wanted})" if wanted and wanted != "all" else ", per conference")
     transform = "papers mentioning the framework / the conference's papers"
-    if frame.empty:
-        fig = empty_figure("No conference data: run `pulse db init` to load the embedded snapshot.", options)
-        return ChartResult(fig, frame, title, [], "no data", transform, [MENTIONS_NOTE])
+    shown = [f for f in FRAMEWORKS if f in options.frameworks]
+    if frame.empty or not shown:
+        message = ("No conference data: run `pulse db init` to load the embedded snapshot." if frame.empty
+                   else "The study counts PyTorch and TensorFlow only: choose one of them.")
+        fig = empty_figure(message, options)
+        return ChartResult(fig, frame.iloc[0:0], title, [], "no data", transform, [MENTIONS_NOTE])
+    frame = frame[frame["framework"].isin(shown)]
     cols = min(4, len(names))
     rows = -(-len(names) // cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_yaxes=True, vertical_spacing=0.12, horizontal_spacing=0.04)
     for i, conference in enumerate(names):
         part = frame[frame["conference"] == conference]
-        for fid in FRAMEWORKS:
+        for fid in shown:
             points = part[part["framework"] == fid]
             if points.empty:
                 continue
