@@ -353,3 +353,24 @@ def test_figures_never_print_raw(value, unit, expected):
 ])
 def test_quoted_figures(value, unit, expected):
     assert claims.quoted_figure(value, unit) == expected
+
+
+def test_overview_hub_share_is_on_distinct_models(snapshot_db):
+    # 10 distinct models: 6 tagged pytorch, 5 tf, 3 keras (several carry two or three tags).
+    # Summing per-tag counts would give PyTorch 6/14 = 43%; the Hub page's base is distinct models: 60%.
+    retrieved = pd.Timestamp.now().normalize()
+    month_end = (retrieved - pd.offsets.MonthEnd(1)).date()
+    counts = [{"framework": f, "value": v, "metric": "hf_models", "variant": ""} for f, v in (("pytorch", 6), ("tensorflow", 5), ("keras", 3))]
+    shares = [{"framework": f, "value": v, "metric": "hf_model_share", "variant": "default-frameworks"}
+              for f, v in (("pytorch", 0.6), ("tensorflow", 0.5), ("keras", 0.3))]
+    put(snapshot_db, counts + shares, source="hub_stats", date=month_end, subject="synthetic", citation="synthetic test data")
+    # A month not over at retrieval (dated after it) is never headlined.
+    put(snapshot_db, [{"framework": "pytorch", "value": 99.0, "metric": "hf_models", "variant": ""}], source="hub_stats",
+        date=(retrieved + pd.offsets.MonthEnd(1)).date(), subject="synthetic", citation="synthetic test data")
+    con = db.open_read(snapshot_db)
+    try:
+        frame = overview.latest_by_metric(con, "hf_models", frameworks=["pytorch", "tensorflow", "keras"]).set_index("framework")
+    finally:
+        con.close()
+    assert frame.loc["pytorch", "value"] == 6 and frame.loc["pytorch", "share"] == pytest.approx(0.6)
+    assert frame.loc["keras", "share"] == pytest.approx(0.3)

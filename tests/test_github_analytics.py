@@ -132,3 +132,24 @@ def test_describe_update_names_problem_repos_and_a_later_failure(snapshot_db, fa
         con.close()
     assert text.startswith("Last GitHub update: ") and "UTC (partial); problems with tensorflow/tensorflow (details under each card)" in text
     assert re.search(r"\. Latest attempt \d{4}-\d\d-\d\d \d\d:\d\d UTC failed: (SourceError: )?No GitHub repository could be read: pytorch/pytorch", text)
+
+
+def test_stars_added_per_month_are_dated_by_the_month_they_cover_and_scaled_to_its_length():
+    # Snapshots on the first of the month: June 1 -> July 1 (30 days, +300) is June's growth;
+    # July 1 -> August 4 (34 days, +340) is July's, scaled to a 30.44-day month; a 3-month gap is left out.
+    frame = obs("snapshot", "pytorch", ["2022-06-01", "2022-07-01", "2022-08-04", "2022-11-01"], [1000, 1300, 1640, 2000])
+    added = gh.added_per_month(frame)
+    assert list(added["date"].dt.strftime("%Y-%m")) == ["2022-06", "2022-07"]
+    assert added["value"].tolist() == pytest.approx([300 / 30 * 30.44, 340 / 34 * 30.44])
+
+
+def test_claims_prefer_point_in_time_counts_over_the_backwards_history():
+    # The exact history counts today's stargazers backwards (unstars invisible); a claim about a
+    # past count is read on the snapshot where one exists.
+    frame = pd.concat([
+        obs("snapshot", "pytorch", ["2022-06-01"], [56368]),
+        obs("github_history", "pytorch", ["2022-06-01", "2026-12-01"], [55000, 100000]),
+    ])
+    best = gh.best_source(frame, gh.CLAIM_PRIORITY)
+    assert best.set_index("date").loc["2022-06-01", "source"] == "snapshot"
+    assert gh.best_source(frame).set_index("date").loc["2022-06-01", "source"] == "github_history"
