@@ -252,4 +252,6 @@ def claim_hub(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Ser
 
 def hub_verdicts(con: duckdb.DuckDBPyConnection) -> list[tuple[dict, _claims.Verdict]]:
     """The Hub claims of the ledger with their verdicts (for the Hub page)."""
-    return [(claim, _claims.check(con, claim)) for claim in _claims.load_claims(con) if claim.get("metric") in HUB_CLAIM_METRICS]
+    # Figure claims only (their value is a share or a count the page can show as a metric).
+    return [(claim, _claims.check(con, claim)) for claim in _claims.load_claims(con)
+            if claim.get("metric") in HUB_CLAIM_METRICS and claim.get("comparison") in ("about", "at_least", "at_most")]
