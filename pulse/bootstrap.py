@@ -25,5 +25,8 @@ def ensure_database(path: Path) -> bool:
     if db.needs_migration(path):
         with db.write_session(path):
             pass
+        # A newer version may embed new cited data (conference mentions) and ledger columns
+        # (claim specifications): reload the embedded snapshot; idempotent, other sources untouched.
+        snapshot.run(path)
         return True
     return False

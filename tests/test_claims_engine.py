@@ -374,3 +374,26 @@ def test_overview_hub_share_is_on_distinct_models(snapshot_db):
         con.close()
     assert frame.loc["pytorch", "value"] == 6 and frame.loc["pytorch", "share"] == pytest.approx(0.6)
     assert frame.loc["keras", "share"] == pytest.approx(0.3)
+
+
+def test_an_older_database_is_upgraded_with_the_ledger_specs_and_conference_data(snapshot_db):
+    from ingest import snapshot
+    from pulse import bootstrap
+
+    # An install from before this version: no spec columns, no conference rows, migration 2 not applied.
+    with db.write_session(snapshot_db) as con:
+        for column in snapshot.SPEC_COLUMNS:
+            con.execute(f"ALTER TABLE claims DROP COLUMN {column}")  # names from a fixed list in code
+        con.execute("DELETE FROM observations WHERE source = 'conference_mentions'")
+        con.execute("DELETE FROM schema_version WHERE version = 2")
+    con = db.open_read(snapshot_db)
+    try:
+        assert (claims.check_all(con)["status"] != claims.NOT_CHECKABLE).sum() == 0  # nothing says how to compare
+    finally:
+        con.close()
+    assert bootstrap.ensure_database(snapshot_db) is True
+    con = db.open_read(snapshot_db)
+    try:
+        assert (claims.check_all(con)["status"] != claims.NOT_CHECKABLE).sum() >= 6
+    finally:
+        con.close()
