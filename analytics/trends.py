@@ -202,6 +202,10 @@ def interest_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Cha
     notes = [RELATIVE_NOTE, BELOW_ONE_NOTE] + ([f"Not in this request: {', '.join(missing)}."] if missing else [])
     if any(is_other(f) for f in set(frame["framework"])):
         notes.append(OTHER_TERMS_NOTE)
+    until = incomplete_after(frame.assign(partial=False))
+    if until is not None and (frame["date"] > until).any():
+        notes.append(f"Points after {until.date()} are incomplete (the period had not ended when the data was downloaded): "
+                     "drawn, never headlined or used to judge a claim.")
     return ChartResult(fig, data, title, _provenance(request), as_of(frame["date"]), "relative interest (0-100), as stored", notes)
 
 
