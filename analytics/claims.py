@@ -96,14 +96,31 @@ class Verdict:
     today_value: float | None = None
     page: str = ""
     evidence: pd.DataFrame | None = field(default=None, repr=False)  # the series read (for the small chart)
+    as_of: str = ""  # the older name of measured_at (kept in step with it)
 
-    @property
-    def as_of(self) -> str:  # the older name of measured_at
-        return self.measured_at
+    def __post_init__(self) -> None:
+        self.measured_at = self.measured_at or self.as_of
+        self.as_of = self.measured_at
 
 
 Provider = Callable[[duckdb.DuckDBPyConnection, "Spec"], Series]
 PROVIDERS: dict[str, Provider] = {}
+# Per-claim checkers (the older interface): one registered for an id replaces the generic engine
+# for that claim. Prefer a ledger row and a series provider; kept so that source modules written
+# against it keep working.
+Checker = Callable[[duckdb.DuckDBPyConnection, dict], "Verdict"]
+CHECKERS: dict[str, Checker] = {}
+
+
+def checks(*claim_ids: str):
+    """Register a custom checker for claim ids (overrides the generic engine for them)."""
+
+    def decorate(func: Checker) -> Checker:
+        for claim_id in claim_ids:
+            CHECKERS[claim_id] = func
+        return func
+
+    return decorate
 
 
 def provides(*metrics: str):
@@ -548,6 +565,8 @@ def _cap_text(series: Series) -> str:
 
 def check(con: duckdb.DuckDBPyConnection, claim: dict) -> Verdict:
     """The verdict for one ledger row."""
+    if claim.get("id") in CHECKERS:
+        return CHECKERS[claim["id"]](con, claim)
     spec = Spec.from_row(claim)
     provider = PROVIDERS.get(spec.metric)
     if not spec.comparison or provider is None:
@@ -707,6 +726,7 @@ def evidence_figure(row: dict, theme: str = "light"):
         fig.add_trace(go.Scatter(x=evidence.index, y=ratio, mode="lines", name=f"{name(spec.subject)} / {name(spec.versus[0])}",
                                  line={"color": color(spec.subject)}, hovertemplate="%{x|%Y-%m-%d}: %{y:.2f}x<extra></extra>"))
         y_format = ".1f"
+        fig.update_yaxes(ticksuffix="x")
     else:
         share = unit == "share"
         for fid in spec.frameworks:
