@@ -539,7 +539,7 @@ def check_date(spec: Spec, series: Series) -> Verdict:
     if spec.window is None:
         verdict = not_checkable(spec, f"The data gives {when.date()}, but the ledger does not record the date the article gives.",
                                 "the article's date in the ledger (data/snapshot/claims.csv, column period)")
-        verdict.measured_at = str(when.date())
+        verdict.measured_at = verdict.as_of = str(when.date())
         verdict.basis = basis
         return verdict
     if spec.window.lo <= when <= spec.window.hi:

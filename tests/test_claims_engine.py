@@ -397,3 +397,29 @@ def test_an_older_database_is_upgraded_with_the_ledger_specs_and_conference_data
         assert (claims.check_all(con)["status"] != claims.NOT_CHECKABLE).sum() >= 6
     finally:
         con.close()
+
+
+def _ledger() -> list[dict]:
+    with LEDGER.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("row", _ledger(), ids=lambda r: r["id"])
+def test_every_ledger_row_is_a_complete_specification(row):
+    claims.load_modules()
+    assert row["comparison"] in claims.COMPARISONS
+    assert row["metric"] in claims.PROVIDERS or row["metric"] in claims.COMMANDS, "no series and no command named"
+    assert row["metric"] in claims.COMMANDS, "a 'not checkable yet' must name what makes it checkable"
+    if row["period"]:
+        assert claims.parse_when(row["period"]) is not None
+    for key in ("article_title", "article_author", "article_date", "article_url"):
+        assert row[key].strip(), f"{key}: write 'not given' rather than leave it empty"
+    for fid in [row["subject"], *filter(None, row["versus"].split(","))]:
+        assert fid == "all" or fid in __import__("pulse.registry", fromlist=["ids"]).ids()
+    docs = (config.PROJECT_ROOT / "docs" / "claims.md").read_text()
+    assert row["comparison"] in docs
+
+
+def test_conference_metrics_are_documented():
+    text = (config.PROJECT_ROOT / "docs" / "metrics.md").read_text()
+    assert "`conference_papers_mentioning`" in text and "`conference_papers_total`" in text
