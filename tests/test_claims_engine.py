@@ -24,7 +24,7 @@ from ingest import paperswithcode as pwc_ingest
 from ingest import trends_csv
 from pulse import config, db, store
 from pulse.cli import main
-from tests.pwc_archive import links_table, papers_table
+from tests.pwc_archive import LINKS_FILES, PAPERS_FILES, links_table, papers_table
 
 LEDGER = config.SNAPSHOT_DIR / "claims.csv"
 BAD_FIGURE = re.compile(r"\bnan\b|\bNaN\b|\bNone\b|\bNaT\b|\d[eE][+-]\d")
@@ -161,10 +161,10 @@ def test_paper_with_five_repositories(snapshot_db, tmp_path):
     links = [("pt-paper", f"https://github.com/pt/repo{i}", False, "pytorch") for i in range(5)]
     links += [(f"tf-paper-{i}", f"https://github.com/tf/repo{i}", False, "tf") for i in range(4)]
     root = tmp_path / "archive"
-    target = root / "links-between-paper-and-code" / pwc_ingest.LINKS_FILES[0]
+    target = root / "links-between-paper-and-code" / LINKS_FILES[0]
     target.parent.mkdir(parents=True)
     pq.write_table(links_table(links), target)
-    for i, path in enumerate(pwc_ingest.PAPERS_FILES):
+    for i, path in enumerate(PAPERS_FILES):
         target = root / "papers-with-abstracts" / path
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(papers_table(papers if i == 0 else []), target)
