@@ -569,7 +569,10 @@ def check(con: duckdb.DuckDBPyConnection, claim: dict) -> Verdict:
         return CHECKERS[claim["id"]](con, claim)
     spec = Spec.from_row(claim)
     provider = PROVIDERS.get(spec.metric)
-    if not spec.comparison or provider is None:
+    if not spec.comparison:
+        return not_checkable(spec, "This ledger row has no specification (how to compare it).",
+                             "`pulse db init` (reloads the embedded ledger with its specifications)")
+    if provider is None:
         return not_checkable(spec)
     if spec.comparison not in COMPARISONS:
         return not_checkable(spec, f"The ledger's comparison '{spec.comparison}' is not one of {', '.join(COMPARISONS)}.",

@@ -307,3 +307,17 @@ def test_snapshot_keeps_other_frameworks_when_a_later_run_covers_only_some(tmp_p
     assert snap.loc[("jax", "compiled"), "run_id"] == "synthfull001"
     overview = analytics_probe.latest_by_device(con)
     assert len(overview) == 1 and str(overview["latest run (UTC)"].iloc[0]) == "2026-11-21 10:00:00"
+
+
+def test_one_clear_winner_contradicts_no_single_backend_is_fastest(tmp_path, db_file):
+    # keras3-bench could never be contradicted before: with one compiled framework at a third of the
+    # fastest one's throughput on the named GPU, "no single backend is fastest" is contradicted here.
+    doc = make_doc(run_id="syntha100002", device="cuda", device_name="NVIDIA A100-SXM4-80GB", precisions=("bf16",))
+    for case in doc["cases"]:
+        if case["framework"] == "jax" and case["mode"] == "compiled":
+            case["tokens_per_s"] = case["tokens_per_s"] / 3
+    write(tmp_path, doc)
+    assert ingest(db_file, tmp_path).exit_code == 0
+    con = database.open_read(db_file)
+    k3 = _verdict(con, "keras3-bench")
+    assert k3.status == claims.CONTRADICTED and k3.value < 0.67
