@@ -238,11 +238,21 @@ def claim_hub(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Ser
     if variant is None:
         variant = spec.basis or "default-frameworks"
     frame = observations(con, spec.metric, spec.frameworks, variant, "hub_stats" if spec.metric == "hf_models_by_library" else "auto")
+    subject_basis = ""
+    if spec.basis and spec.metric in ("hf_models", "hf_tf_keras_models_also_pytorch"):
+        # The subject on its own basis (e.g. PyTorch 'tag or loadable'), the others on their tags.
+        own = observations(con, spec.metric, [spec.subject], spec.basis)
+        if not own.empty:
+            frame = pd.concat([frame[frame["framework"] != spec.subject], own], ignore_index=True)
+            subject_basis = f"; {registry.display_name(spec.subject)} counted as '{spec.basis}'"
+        else:
+            subject_basis = f"; no '{spec.basis}' series stored, so {registry.display_name(spec.subject)} is counted by its tag"
     if frame.empty:
         raise _claims.NotCheckable(f"No Hugging Face {words} stored" + (f" (variant '{variant}')" if variant else "") + ".")
     retrieved = pd.to_datetime(frame["retrieved_at"]).min().normalize()
     sources = "; ".join(_sources(frame))
     basis = f"{spec.metric}" + (f" ({variant})" if variant else "") + "; counts of models on the Hub at retrieval, by creation date (deleted models are gone)"
+    basis += subject_basis
     if spec.metric == "hf_model_share":
         basis += "; a model with several framework tags counts for each"
     return _claims.Series(frame[["date", "framework", "value"]], f"Hugging Face {words}", sources, unit, basis=basis,

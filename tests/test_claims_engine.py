@@ -423,3 +423,16 @@ def test_every_ledger_row_is_a_complete_specification(row):
 def test_conference_metrics_are_documented():
     text = (config.PROJECT_ROOT / "docs" / "metrics.md").read_text()
     assert "`conference_papers_mentioning`" in text and "`conference_papers_total`" in text
+
+
+def test_hub_availability_counts_pytorch_loadable_models_where_stored(snapshot_db):
+    month = (pd.Timestamp.now().normalize() - pd.offsets.MonthEnd(1)).date()
+    tags = [{"framework": f, "value": v, "variant": ""} for f, v in (("pytorch", 40), ("tensorflow", 50), ("jax", 5), ("keras", 10))]
+    put(snapshot_db, tags, source="hub_stats", metric="hf_models", date=month, subject="synthetic", citation="synthetic test data")
+    by_tag = check(snapshot_db, "hf-pt-availability")
+    assert by_tag.status == claims.CONTRADICTED and "counted by its tag" in by_tag.basis
+    put(snapshot_db, [{"framework": "pytorch", "value": 90.0, "variant": "pytorch-tag-or-loadable"}], source="hub_stats",
+        metric="hf_models", date=month, subject="synthetic", citation="synthetic test data")
+    loadable = check(snapshot_db, "hf-pt-availability")
+    assert loadable.status == claims.SUPPORTED and "counted as 'pytorch-tag-or-loadable'" in loadable.basis
+    assert loadable.measured.startswith("PyTorch 90, TensorFlow 50")
