@@ -8,7 +8,6 @@ framework's line: it takes, per framework, the source whose data reaches the lat
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 
 import duckdb
@@ -205,22 +204,6 @@ def data_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 # --- Claim checks ---------------------------------------------------------------------------
-
-def period_end(source_date: str | None) -> pd.Timestamp | None:
-    """End of the period a claim's source_date names: '2023' -> 2023-12-31, '2025-10' -> 2025-10-31."""
-    text = str(source_date or "")
-    try:
-        if len(text) == 4:
-            return pd.Timestamp(f"{text}-12-31")
-        if len(text) == 7:
-            year, month = int(text[:4]), int(text[5:7])
-            return pd.Timestamp(dt.date(year, month, calendar.monthrange(year, month)[1]))
-        if len(text) == 10:
-            return pd.Timestamp(text)
-    except ValueError:
-        return None
-    return None
-
 
 HUB_CLAIM_METRICS = {
     "hf_tf_keras_models_also_pytorch": ("share of models tagged tf or keras that also carry pytorch", "share", ""),

@@ -51,10 +51,6 @@ def put(path: Path, rows: list[dict], **common) -> None:
         store.upsert_observations(con, frame, run_id="synthetic")
 
 
-def quarters(start: str, values: list[float], complete_until: str, **detail) -> list[pd.Timestamp]:
-    return list(pd.date_range(start, periods=len(values), freq="QS"))
-
-
 # --- A rising series is read at the window's end ---------------------------------------------------
 
 def _pwc_relative(path: Path, shares: list[float], start: str = "2018-01-01", partial_last: bool = False) -> None:

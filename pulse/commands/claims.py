@@ -8,11 +8,13 @@ from pathlib import Path
 
 import click
 
-from pulse.cli import db_option, resolve_db
 from pulse.errors import PulseError
 
 
 def register(main: click.Group, ingest: click.Group) -> None:
+    # Imported here, not at module level: pulse.cli imports this module while it is being built.
+    from pulse.cli import db_option, resolve_db
+
     @main.command("claims")
     @db_option
     @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects (id, claim, source, verdict, measured, "
