@@ -8,7 +8,6 @@ framework's line: it takes, per framework, the source whose data reaches the lat
 
 from __future__ import annotations
 
-import datetime as dt
 
 import duckdb
 import pandas as pd
