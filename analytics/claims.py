@@ -632,6 +632,10 @@ def check(con: duckdb.DuckDBPyConnection, claim: dict) -> Verdict:
     if reading.status == NOT_CHECKABLE:
         return not_checkable(spec, reading.text[:1].upper() + reading.text[1:] + ".")
     status = _capped(status, series)
+    if "source" in series.frame.columns:
+        used = series.frame[(series.frame["date"] == at) & series.frame["framework"].isin(spec.frameworks)]["source"].dropna().unique()
+        if len(used):
+            basis += f"; the figure at {_at_label(at, series)} is read from: {', '.join(sorted(map(str, used)))}"
     verdict_words = {SUPPORTED: "the data supports the claim", PARTLY: "the data partly supports the claim",
                      CONTRADICTED: "the data contradicts the claim", NOT_CHECKABLE: "the data cannot check the claim",
                      OUTDATED: f"the claim held then, but not on the latest data ({today.text}, {_at_label(latest, series)})"}

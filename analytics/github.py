@@ -224,8 +224,9 @@ def claim_stars(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.S
     if frame.empty:
         raise _claims.NotCheckable("No star counts stored.")
     used = sorted({SOURCE_LABELS.get(s, s) for s in frame["source"]})
+    frame = frame.assign(source=frame["source"].map(lambda s: SOURCE_LABELS.get(s, s)))
     return _claims.Series(
-        frame[["date", "framework", "value"]], "GitHub stars", "; ".join(used), "count",
+        frame[["date", "framework", "value", "source"]], "GitHub stars", "; ".join(used), "count",
         basis="point-in-time counts first (monthly snapshot, current counts); the exact history, which counts today's "
               "stargazers backwards, only on dates no point-in-time count covers",
         page="/github?frameworks=" + ",".join(spec.frameworks),

@@ -432,3 +432,14 @@ def test_hub_availability_counts_pytorch_loadable_models_where_stored(snapshot_d
     loadable = check(snapshot_db, "hf-pt-availability")
     assert loadable.status == claims.SUPPORTED and "counted as 'pytorch-tag-or-loadable'" in loadable.basis
     assert loadable.measured.startswith("PyTorch 90, TensorFlow 50")
+
+
+def test_a_past_star_count_is_read_on_the_point_in_time_series_and_says_so(snapshot_db):
+    # An exact history (counts today's stargazers backwards) covering 2022 lower than the snapshot:
+    # the claim is read on the snapshot, and the basis names the series read.
+    history = [{"date": d, "framework": "pytorch", "value": v} for d, v in (("2022-06-01", 50000.0), ("2022-06-02", 50010.0))]
+    put(snapshot_db, history, source="github_history", metric="github_stars", variant="", subject="pytorch/pytorch",
+        citation="synthetic test data")
+    verdict = check(snapshot_db, "seed-stars-2022-pt")
+    assert verdict.measured == "PyTorch 56,368" and verdict.measured_at == "2022-06-01"
+    assert "read from: Embedded snapshot (EvanLi/Github-Ranking)" in verdict.basis
