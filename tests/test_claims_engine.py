@@ -261,6 +261,12 @@ def test_fresh_database_gives_six_verdicts(snapshot_db):
         con.close()
     judged = table[table["status"] != claims.NOT_CHECKABLE]
     assert len(judged) >= 6, list(judged["id"])
+    by_id = table.set_index("id")
+    # Undated: PyTorch was last below both TensorFlow and Keras in the snapshot of 2022-03-01
+    # (Keras 54,426, PyTorch 54,264); it is not now.
+    assert by_id.loc["stars-pt-least-popular", "status"] == claims.OUTDATED
+    assert by_id.loc["stars-pt-least-popular", "measured_at"] == "2022-03-01"
+    assert by_id.loc["stars-tf-bigger-community", "status"] == claims.SUPPORTED  # 1.93x today, read as "much bigger" >= 1.5x
     for row in table.to_dict("records"):
         for key in ("measured", "measured_at", "today", "today_at", "explanation", "basis", "claimed"):
             assert not BAD_FIGURE.search(str(row[key] or "")), (row["id"], key, row[key])
@@ -443,3 +449,51 @@ def test_a_past_star_count_is_read_on_the_point_in_time_series_and_says_so(snaps
     verdict = check(snapshot_db, "seed-stars-2022-pt")
     assert verdict.measured == "PyTorch 56,368" and verdict.measured_at == "2022-06-01"
     assert "read from: Embedded snapshot (EvanLi/Github-Ranking)" in verdict.basis
+
+
+def _three_terms_csv(tmp_path: Path, pytorch: list[int], tensorflow: list[int], keras: list[int]) -> Path:
+    """Synthetic weekly export with three terms, ending well before today (every week complete)."""
+    dates = pd.date_range("2024-01-07", periods=len(pytorch), freq="7D")
+    lines = ["Category: All categories", "", "Week,PyTorch: (Worldwide),TensorFlow: (Worldwide),Keras: (Worldwide)"]
+    lines += [f"{d:%Y-%m-%d},{p},{t},{k}" for d, p, t, k in zip(dates, pytorch, tensorflow, keras, strict=True)]
+    path = tmp_path / "three.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("pt, tf, keras, expected", [
+    (60, 50, 20, claims.SUPPORTED),  # ahead of both by more than Trends rounding
+    (50, 50, 20, claims.PARTLY),  # level with TensorFlow: not overtaken
+    (40, 50, 20, claims.CONTRADICTED),
+])
+def test_overtaken_in_search_interest(snapshot_db, tmp_path, pt, tf, keras, expected):
+    n = 60
+    trends_csv.run(snapshot_db, [_three_terms_csv(tmp_path, [pt] * n, [tf] * n, [keras] * n)])
+    verdict = check(snapshot_db, "trends-pt-overtook")
+    assert verdict.status == expected, verdict.explanation
+
+
+def test_search_trend_turned_negative_for_tensorflow_only(snapshot_db, tmp_path):
+    n = 60  # PyTorch climbs 30 -> 89, TensorFlow falls 80 -> 21 over the last year and more
+    up = [30 + i for i in range(n)]
+    down = [80 - i for i in range(n)]
+    trends_csv.run(snapshot_db, [_three_terms_csv(tmp_path, up, down, [10] * n)])
+    verdict = check(snapshot_db, "trends-tf-negative")
+    assert verdict.status == claims.SUPPORTED and "TensorFlow" in verdict.measured
+    flat = [50] * n
+    trends_csv.run(snapshot_db, [_three_terms_csv(tmp_path, flat, flat, [10] * n)])
+    assert check(snapshot_db, "trends-tf-negative").status == claims.CONTRADICTED
+
+
+@pytest.mark.parametrize("created, expected", [
+    ("2015-11-07 18:31:00", claims.SUPPORTED),
+    ("2016-01-20 10:00:00", claims.PARTLY),  # within three months of 2015-11
+    ("2017-06-01 10:00:00", claims.CONTRADICTED),
+])
+def test_dated_fact_against_the_repository_creation_date(snapshot_db, created, expected):
+    with db.write_session(snapshot_db) as con:
+        con.execute("INSERT INTO github_repos (framework, requested, full_name, created_at, retrieved_at) VALUES (?, ?, ?, ?, now())",
+                    ["tensorflow", "tensorflow/tensorflow", "tensorflow/tensorflow", created])
+    verdict = check(snapshot_db, "tf-open-sourced")
+    assert verdict.status == expected and verdict.measured_at == created[:10]
+    assert "tensorflow/tensorflow" in verdict.basis
