@@ -94,9 +94,11 @@ def mentions_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Cha
     style(fig, title, options, "")
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     fig.update_xaxes(tickformat="%Y", dtick="M24")
-    fig.update_layout(height=max(420, 260 * rows), hovermode="closest")
+    # Legend under the panels: above them it would collide with the title and the panel titles.
+    fig.update_layout(height=max(420, 260 * rows) + 40, hovermode="closest", margin={"b": 90},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0})
     data = frame[["conference", "date", "framework", "papers", "total", "share", "citation"]].reset_index(drop=True)
-    notes = [MENTIONS_NOTE, ICLR_NOTE, "Date = the conference's month; years a conference is missing from the study are gaps."]
+    notes = [MENTIONS_NOTE, ICLR_NOTE, "Date = the conference's month. ICCV and ECCV are held every other year; lines join the years the study covers."]
     return ChartResult(fig, data, title, [SOURCE_LABEL], str(frame["date"].max().date()), transform, notes)
 
 
