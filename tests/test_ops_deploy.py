@@ -80,7 +80,7 @@ def test_systemd_exec_start_runs_the_ingest(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, exec_start[1:] + ["--source", "snapshot"])
 
     assert result.exit_code == 0 and result.output == ""  # quiet: nothing for the journal on success
-    assert query(home / "pulse.duckdb", "SELECT count(*) FROM observations") == [(823,)]  # in the data home
+    assert query(home / "pulse.duckdb", "SELECT count(*) FROM observations WHERE source = 'snapshot'") == [(823,)]  # in the data home
 
 
 def test_cron_line_runs_in_sh_as_written(tmp_path):
@@ -96,4 +96,4 @@ def test_cron_line_runs_in_sh_as_written(tmp_path):
                             cwd=tmp_path, env=env)
 
     assert result.returncode == 0 and result.stdout + result.stderr == ""
-    assert query(home / "pulse.duckdb", "SELECT count(*) FROM observations") == [(823,)]
+    assert query(home / "pulse.duckdb", "SELECT count(*) FROM observations WHERE source = 'snapshot'") == [(823,)]
