@@ -92,6 +92,7 @@ class Verdict:
     today_at: str = ""
     basis: str = ""  # series, source and counting basis used
     explanation: str = ""  # one sentence a reader can check
+    rule: str = ""  # the rule applied and its outcome, without the figures (for compact tables)
     value: float | None = None  # the measured figure, comparable with the claim's value
     today_value: float | None = None
     page: str = ""
@@ -641,11 +642,12 @@ def check(con: duckdb.DuckDBPyConnection, claim: dict) -> Verdict:
                      OUTDATED: f"the claim held then, but not on the latest data ({today.text}, {_at_label(latest, series)})"}
     explanation = (f"{series.name[:1].upper() + series.name[1:]}, read at {when_text}: {reading.text}. Rule: {reading.why}. "
                    f"So {verdict_words[status]}." + _cap_text(series))
+    rule = f"Read at {when_text}. {reading.why[:1].upper() + reading.why[1:]}." + _cap_text(series)
     same = at == latest
     return Verdict(
         status, measured=reading.text, measured_at=_at_label(at, series),
         today="" if same else today.text, today_at="" if same else _at_label(latest, series),
-        basis=basis, explanation=explanation, value=_round(reading.value), today_value=_round(today.value),
+        basis=basis, explanation=explanation, rule=rule, value=_round(reading.value), today_value=_round(today.value),
         page=series.page, evidence=evidence,
     )
 
@@ -684,7 +686,8 @@ def check_all(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         rows.append({
             **claim, "status": verdict.status, "verdict": verdict.status, "measured": verdict.measured,
             "measured_at": verdict.measured_at, "as_of": verdict.measured_at, "today": verdict.today, "today_at": verdict.today_at,
-            "basis": verdict.basis, "explanation": verdict.explanation, "verdict_value": verdict.value,
+            "basis": verdict.basis, "explanation": verdict.explanation, "rule": verdict.rule or verdict.explanation,
+            "verdict_value": verdict.value,
             "today_value": verdict.today_value, "page": verdict.page, "evidence": verdict.evidence,
             "claimed": quoted_figure(claim.get("value"), claim.get("unit")) if claim.get("kind") in ("point", "share") else "",
             "article": article(claim),

@@ -34,15 +34,15 @@ CLAIM_COLUMNS = {
     "source": "Where it was made",
     "claimed": "Claimed figure",
     "status": "Verdict",
-    "measured": "What the data says",
-    "as_of": "As of",
+    "measured_text": "What the data says (as of)",
     "today_text": "Today",
-    "explanation": "Why (the rule applied)",
-    "basis": "Basis",
+    "rule": "Rule applied (docs/claims.md)",
+    "basis_short": "Basis",
 }
 # Column widths (percent) so the claims table fits an A4 page.
-CLAIM_WIDTHS = {"id": 8, "claim": 14, "source": 9, "claimed": 6, "status": 7,
-                "measured": 12, "as_of": 6, "today_text": 12, "explanation": 15, "basis": 11}
+CLAIM_WIDTHS = {"id": 7, "claim": 17, "source": 10, "claimed": 6, "status": 7, "measured_text": 15, "today_text": 12,
+                "rule": 14, "basis_short": 12}
+BASIS_CHARS = 110  # the report shows the basis's first clauses; the page, CLI and JSON give it whole
 REPORT_CSS = """
 h1{margin-bottom:4px} h2{margin-top:36px;page-break-after:avoid}
 section.chart{page-break-inside:avoid;break-inside:avoid}
@@ -53,7 +53,7 @@ ul.empty li{margin:2px 0}
 td.verdict{font-weight:600}
 table{width:100%} table.fixed{table-layout:fixed} td,th{overflow-wrap:break-word}
 @page{size:A4 landscape;margin:10mm}
-@media print{body{margin:0;max-width:none;font-size:12px} a{color:inherit} table{font-size:10px} tr{break-inside:avoid}}
+@media print{body{margin:0;max-width:none;font-size:12px} a{color:inherit} table{font-size:9px} tr{break-inside:avoid}}
 body.dark{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 """
 
@@ -88,6 +88,14 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], css: dict[str, str] | N
     return f"<table{layout}><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _short(text: str, limit: int) -> str:
+    """The first clauses of a long text, cut at a clause boundary ('; ') where one falls in the limit."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("; ", 0, limit)
+    return (text[:cut] if cut > limit // 2 else text[:limit - 1].rstrip()) + " …"
+
+
 def _sources_section(con: duckdb.DuckDBPyConnection) -> str:
     try:
         frame = inventory.source_summary(con)
@@ -112,6 +120,12 @@ def _claims_section(con: duckdb.DuckDBPyConnection, report: Report) -> str:
     if frame.empty:
         return "<p>The claims ledger is empty.</p>"
     frame = frame.assign(today_text=[f"{t} ({a})" if t and a else (t or "") for t, a in zip(frame["today"], frame["today_at"], strict=True)])
+    # A claim the data cannot check yet needs one line: what would make it checkable (its explanation).
+    frame = frame.assign(
+        measured_text=[f"{m} ({a})" if m and a else (m or "") for m, a in zip(frame["measured"], frame["as_of"], strict=True)],
+        basis_short=[_short(b or "", BASIS_CHARS) for b in frame["basis"]])
+    waiting = frame["status"] == claims.NOT_CHECKABLE
+    frame.loc[waiting, ["measured_text", "today_text", "basis_short"]] = ""
     return _table(frame, CLAIM_COLUMNS, {"status": "verdict"}, CLAIM_WIDTHS)
 
 

@@ -166,7 +166,7 @@ def test_page_monthly_view_and_empty_database(hub_db, tmp_path, monkeypatch):
     # No Hub data: one card saying what the page will show, what fills it and which claims it checks.
     cards = [m.value for m in at.markdown if "no data yet" in m.value]
     assert len(cards) == 1 and "pulse ingest huggingface" in " ".join(m.value for m in at.markdown)
-    assert any("It would check 3 claims" in c.value for c in at.caption)
+    assert any("It would check 5 claims" in c.value for c in at.caption)  # the ledger has five Hub claims
     assert not at.get("plotly_chart") and not at.get("download_button") and not at.metric
     at = _page(monkeypatch, hub_db)
     at.sidebar.radio[0].set_value("monthly").run()
