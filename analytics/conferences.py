@@ -66,7 +66,9 @@ def mentions_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Cha
             raise ValueError(f"unknown conference '{wanted}'; choose one of {', '.join(names)}")
         names = [wanted]
         frame = frame[frame["conference"] == wanted]
-    title = "Share of accepted papers mentioning each framework" + (f" ({wanted})" if wanted and wanted != "all" else ", per conference")
+    years = f"{frame['date'].min().year}-{frame['date'].max().year}" if not frame.empty else ""
+    title = (f"{wanted}, {years}" if wanted and wanted != "all" else f"One panel per conference, {years}") + \
+        ": full-text mentions, not exclusive use"
     transform = "papers mentioning the framework / the conference's papers"
     shown = [f for f in FRAMEWORKS if f in options.frameworks]
     if frame.empty or not shown:
@@ -92,7 +94,8 @@ def mentions_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Cha
                                "(%{customdata[0]:,.0f} of %{customdata[1]:,.0f})<extra></extra>"),
             ), row=i // cols + 1, col=i % cols + 1)
     style(fig, title, options, "")
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    # One y scale for every panel, so conferences compare at a glance.
+    fig.update_yaxes(tickformat=".0%", range=[0, float(frame["share"].max()) * 1.1])
     fig.update_xaxes(tickformat="%Y", dtick="M24")
     # Legend under the panels: above them it would collide with the title and the panel titles.
     fig.update_layout(height=max(420, 260 * rows) + 40, hovermode="closest", margin={"b": 90},

@@ -11,14 +11,11 @@ def show(con) -> None:
     """Share of accepted papers mentioning PyTorch / TensorFlow, per conference, with a conference selector."""
     if not conferences.has_data(con):
         return
-    st.subheader("Top ML conferences: papers that mention each framework")
-    st.caption("For each conference and year, the share of accepted papers whose full text mentions PyTorch or TensorFlow "
-               "(Keras counted as TensorFlow). Mentions, not exclusive use: a paper can mention both. "
-               f"Source: {conferences.SOURCE_LABEL}.")
     names = ["all"] + conferences.conferences(con)
     wanted = st.query_params.get("conference", "all")
-    chosen = st.selectbox("Conference", names, index=names.index(wanted) if wanted in names else 0,
-                          format_func=lambda c: "All conferences (one panel each)" if c == "all" else c, key="papers_conference")
+    chosen = st.sidebar.selectbox("Conference (mentions chart)", names, index=names.index(wanted) if wanted in names else 0,
+                                  format_func=lambda c: "All conferences (one panel each)" if c == "all" else c,
+                                  key="papers_conference")
     st.query_params["conference"] = chosen
     options = ChartOptions(theme=theme(), extra={"conference": chosen})
     show_chart(conferences.mentions_chart(con, options), key="papers_conferences", options=options, chart="conference-mentions")
