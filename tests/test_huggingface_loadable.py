@@ -123,9 +123,14 @@ def test_real_hub_answers_are_classified_as_documented():
         assert bool(metrics.loadable_masks([metrics.mask_of(tags, bits)], bits)[0]) == metrics.is_pytorch_loadable(tags)
 
 
-def test_hub_page_names_the_basis_of_each_chart(snapshot_db, monkeypatch):
+def test_hub_page_names_the_basis_of_each_chart(snapshot_db, monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
+    from ingest import huggingface_bulk
+    from tests.test_huggingface_bulk import write_list_form
+
+    # A chart without data draws the empty-state card and no basis line: load (synthetic) Hub data.
+    huggingface_bulk.run(snapshot_db, write_list_form(tmp_path / "models.parquet"))
     monkeypatch.setenv("PULSE_DB", str(snapshot_db))
     at = AppTest.from_file(str(config.PROJECT_ROOT / "app_pages" / "hub.py"), default_timeout=60)
     at.run()
