@@ -15,7 +15,8 @@ HEADLINES: list[tuple[str, str | None, str]] = [
     ("github_stars", None, "GitHub stars"),
     ("trends_interest", None, "Google Trends interest"),
     ("pwc_implementation_share", "known", "Share of paper implementations (known framework)"),
-    ("hf_models", None, "Hugging Face models"),
+    # The tag basis (variant ''): the one every framework has, and the one its share is taken on.
+    ("hf_models", "", "Hugging Face models"),
 ]
 
 
@@ -47,6 +48,9 @@ def latest_by_metric(con: duckdb.DuckDBPyConnection, metric: str, variant: str |
             return frame
         frame["date"] = pd.to_datetime(frame["date"])
         frame = complete_periods(frame, metric)
+        # Chosen among the listed frameworks: a Trends request of terms outside the registry
+        # (imported with --keep-unknown) must not hide the frameworks' own latest request.
+        frame = frame[frame["framework"].isin(frameworks or registry.ids())]
         if frame.empty:
             return frame
         # One series: the source/variant with the most recent data.

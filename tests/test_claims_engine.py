@@ -378,6 +378,29 @@ def test_overview_hub_share_is_on_distinct_models(snapshot_db):
     assert frame.loc["keras", "share"] == pytest.approx(0.3)
 
 
+def test_overview_headlines_the_frameworks_request_and_the_tag_basis(snapshot_db):
+    # Synthetic: a frameworks' Trends request, then a newer request of terms outside the registry
+    # (--keep-unknown), and a newer PyTorch-only Hub variant. Neither may replace the headline.
+    put(snapshot_db, [{"framework": f, "value": v, "metric": "trends_interest", "variant": "world|2021-01-03 2021-06-27"}
+                      for f, v in (("pytorch", 60.0), ("tensorflow", 40.0))],
+        source="trends_csv", date=pd.Timestamp("2021-06-27").date(), subject="synthetic", citation="synthetic test data")
+    put(snapshot_db, [{"framework": "term:deep learning", "value": 70.0, "metric": "trends_interest",
+                       "variant": "world|2022-01-02 2022-06-26"}],
+        source="trends_csv", date=pd.Timestamp("2022-06-26").date(), subject="synthetic", citation="synthetic test data")
+    month_end = (pd.Timestamp.now().normalize() - pd.offsets.MonthEnd(1))
+    put(snapshot_db, [{"framework": "pytorch", "value": 9.0, "metric": "hf_models", "variant": "pytorch-loadable"}],
+        source="hub_stats", date=month_end.date(), subject="synthetic", citation="synthetic test data")
+    put(snapshot_db, [{"framework": f, "value": v, "metric": "hf_models", "variant": ""} for f, v in (("pytorch", 6.0), ("tensorflow", 5.0))],
+        source="hub_stats", date=(month_end - pd.offsets.MonthEnd(1)).date(), subject="synthetic", citation="synthetic test data")
+    con = db.open_read(snapshot_db)
+    try:
+        tables = {metric: frame.set_index("framework") for metric, _, frame in overview.headline_tables(con)}
+    finally:
+        con.close()
+    assert tables["trends_interest"]["value"].to_dict() == {"pytorch": 60.0, "tensorflow": 40.0}
+    assert tables["hf_models"]["value"].to_dict() == {"pytorch": 6.0, "tensorflow": 5.0}
+
+
 def test_an_older_database_is_upgraded_with_the_ledger_specs_and_conference_data(snapshot_db):
     from ingest import snapshot
     from pulse import bootstrap
