@@ -14,4 +14,6 @@ SOURCES: dict[str, str] = {
     "github": "ingest.github",
     "paperswithcode": "ingest.paperswithcode",
     "huggingface": "ingest.huggingface",
+    "pypi": "ingest.pypi",
+    "stackoverflow": "ingest.stackoverflow",
 }

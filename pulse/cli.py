@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "pulse.commands.github",
     "pulse.commands.paperswithcode",
     "pulse.commands.huggingface",
+    "pulse.commands.adoption",
     "pulse.commands.export",
     "pulse.commands.probe",
     "pulse.commands.ops",

@@ -40,7 +40,7 @@ SNAPSHOT_DIR = BUNDLE_ROOT / "data" / "snapshot"
 # existed; pulse.legacy moves them into the default data home (checkouts only).
 LEGACY_DATA_DIR = PROJECT_ROOT / "data"
 
-SECRET_NAMES = ("GITHUB_TOKEN", "HF_TOKEN")
+SECRET_NAMES = ("GITHUB_TOKEN", "HF_TOKEN", "STACKEXCHANGE_KEY")
 # Base-URL settings that may carry credentials (`https://user:TOKEN@host`): those are secrets too.
 URL_SECRET_SETTINGS = ("GITHUB_API_URL", "HF_ENDPOINT")
 
@@ -57,6 +57,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "HF_TOKEN": ("(unset)", "Optional Hugging Face token; env or .streamlit/secrets.toml. Never logged or stored."),
     "PULSE_TRENDS_URL": ("https://trends.google.com/trends", "Google Trends base URL used by pytrends (a test server or mirror)."),
     "PULSE_TRENDS_MAX_WAIT": ("600", "Most seconds `pulse ingest trends` spends backing off from HTTP 429 before giving up."),
+    "PULSE_PYPISTATS_URL": ("https://pypistats.org", "pypistats.org base URL for `pulse ingest pypi` (recent daily downloads; a test server or mirror)."),
+    "PULSE_CLICKPY_URL": ("https://sql-clickhouse.clickhouse.com", "ClickPy ClickHouse HTTP interface for `pulse ingest pypi` (download history since 2016; read-only user play)."),
+    "PULSE_STACKEXCHANGE_URL": ("https://api.stackexchange.com", "Stack Exchange API base URL for `pulse ingest stackoverflow` (a test server)."),
+    "STACKEXCHANGE_KEY": ("(unset)", "Optional Stack Exchange app key: 10,000 requests/day instead of 300; env or .streamlit/secrets.toml. Never logged or stored."),
     "PULSE_EXTRA_SOURCES": ("(unset)", "Extra sources for `pulse ingest --all`: comma-separated name=module (site-local or test sources)."),
     "PULSE_SOURCE_TIMEOUT": ("900", "Default per-source time limit in seconds for `pulse ingest --all` (also `--timeout`)."),
     "PULSE_TEST_PAUSE_AT": ("(unset)", "Test-only: copy, write or replace; the writer writes its pid to <db>.paused and sleeps there so crash tests can kill it."),

@@ -11,7 +11,7 @@ from pathlib import Path
 from pulse.errors import PulseError, UnknownFramework
 
 REGISTRY_FILE = Path(__file__).with_name("frameworks.toml")
-_LIST_FIELDS = ("github", "github_former", "pypi", "hf_tags", "pwc", "trends")
+_LIST_FIELDS = ("github", "github_former", "pypi", "hf_tags", "pwc", "trends", "stackoverflow")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Framework:
     hf_tags: tuple[str, ...] = ()
     pwc: tuple[str, ...] = ()
     trends: tuple[str, ...] = ()
+    stackoverflow: tuple[str, ...] = ()
     default: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
