@@ -21,7 +21,7 @@ import plotly.io as pio
 
 from pulse import registry
 
-CHART_MODULES: list[str] = ["analytics.github", "analytics.overview", "analytics.trends", "analytics.paperswithcode", "analytics.huggingface", "analytics.probe", "analytics.conferences"]
+CHART_MODULES: list[str] = ["analytics.github", "analytics.overview", "analytics.trends", "analytics.paperswithcode", "analytics.huggingface", "analytics.probe", "analytics.conferences", "analytics.adoption"]
 
 EMPTY_ANNOTATION = "pulse-empty"
 # Plotly templates per dashboard theme; the page background shows through (transparent paper)

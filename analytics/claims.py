@@ -53,6 +53,9 @@ COMMANDS = {
     "conference_mention_share": "`pulse db init` (data/snapshot/conference_mentions.csv)",
     "training_step_ms": "`pulse probe run` on a GPU",
     "compile_speedup": "`pulse probe run` on a GPU",
+    "pypi_downloads": "`pulse ingest pypi`",
+    "so_questions": "`pulse ingest stackoverflow`",
+    "so_tag_questions_total": "`pulse ingest stackoverflow`",
 }
 
 

@@ -17,6 +17,8 @@ HEADLINES: list[tuple[str, str | None, str]] = [
     ("pwc_implementation_share", "known", "Share of paper implementations (known framework)"),
     # The tag basis (variant ''): the one every framework has, and the one its share is taken on.
     ("hf_models", "", "Hugging Face models"),
+    ("pypi_downloads", None, "PyPI downloads, last 30 finished days (all of a framework's packages)"),
+    ("so_questions", None, "Stack Overflow questions, last finished month (all of a framework's tags)"),
 ]
 
 
@@ -38,6 +40,12 @@ def latest_by_metric(con: duckdb.DuckDBPyConnection, metric: str, variant: str |
         if frame.empty:
             return frame
         frame = frame.assign(variant="")
+    elif metric in ("pypi_downloads", "so_questions"):  # counts: summed over a framework's series
+        from analytics import adoption
+
+        frame = adoption.latest_downloads(con) if metric == "pypi_downloads" else adoption.latest_questions(con)
+        if frame.empty:
+            return frame
     else:
         sql = (
             "SELECT framework, source, variant, date, value, citation, retrieved_at, detail FROM observations "
