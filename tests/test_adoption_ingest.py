@@ -120,6 +120,16 @@ def test_pypi_one_service_down_keeps_the_other_and_says_which(fake_pypi, db_file
     assert len(downloads(db_file, "pypistats")) == 5 and downloads(db_file, "clickpy") == []
 
 
+def test_pypi_resumes_the_missing_service_after_a_partial_run(fake_pypi, db_file):
+    fake_pypi.clickpy_up = False
+    pypi.run(db_file, ["pytorch"], sleep=lambda s: None, today=TODAY)
+    fake_pypi.clickpy_up = True
+    asked = len(fake_pypi.pypistats_asked)
+    second = pypi.run(db_file, ["pytorch"], sleep=lambda s: None, today=TODAY)
+    assert second.status == "ok" and len(fake_pypi.pypistats_asked) == asked  # pypistats already complete: not asked
+    assert fake_pypi.clickpy_asked[-1]["param_since"] == "2016-01-01" and len(downloads(db_file, "clickpy")) == 4
+
+
 def test_pypi_unreachable_service_names_its_setting(fake_pypi, db_file, monkeypatch):
     monkeypatch.setenv("PULSE_CLICKPY_URL", "http://127.0.0.1:9")
     run = pypi.run(db_file, ["pytorch"], sleep=lambda s: None, today=TODAY)
@@ -192,7 +202,7 @@ class FakeStackExchange:
         names = request.path.split("/")[3].split(";")
         if "bad tag" in names:
             return Response(json.dumps({"error_id": 400, "error_name": "bad_parameter", "error_message": "tags"}), status=400)
-        return self.wrap({"items": [{"name": n, "count": {"pytorch": 91000, "jax": 1500}[n], "has_synonyms": False} for n in names],
+        return self.wrap({"items": [{"name": n, "count": {"pytorch": 91000, "jax": 1500}.get(n, 10), "has_synonyms": False} for n in names],
                           "has_more": False})
 
 
@@ -269,10 +279,33 @@ def test_stackoverflow_key_is_sent_but_never_stored_or_printed(fake_se, db_file,
     assert KEY not in stored and KEY not in result.output
 
 
+def test_both_sources_run_in_ingest_all_and_show_in_status(fake_se, db_file, monkeypatch):
+    from tests.ops_fakes.procs import ROOT
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("PULSE_PYPISTATS_URL", "http://127.0.0.1:9")  # both services down: pypi fails, the rest goes on
+    monkeypatch.setenv("PULSE_CLICKPY_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(main, ["ingest", "--all", "--source", "pypi", "--source", "stackoverflow", "--db", str(db_file)])
+    lines = {ln.split()[0]: ln.split() for ln in result.output.splitlines() if ln.split() and ln.split()[0] in ("pypi", "stackoverflow")}
+    assert lines["stackoverflow"][1] == "ok" and lines["pypi"][1] == "partial" and result.exit_code == 1
+    assert "PULSE_PYPISTATS_URL" in result.output and "PULSE_CLICKPY_URL" in result.output
+    status = CliRunner().invoke(main, ["status", "--json", "--db", str(db_file)])
+    states = {s["source"]: s for s in json.loads(status.output)["sources"]}
+    assert states["stackoverflow"]["cadence_hours"] == 168 and states["pypi"]["cadence_hours"] == 24
+    assert states["pypi"]["failing"] and not states["stackoverflow"]["failing"]
+
+
 def test_cli_summaries(fake_se, fake_pypi, db_file):
     out = CliRunner().invoke(main, ["ingest", "stackoverflow", "--framework", "pytorch", "--db", str(db_file)])
     assert out.exit_code == 0, out.output
     assert "quota left" in out.output and "[pytorch] stored through" in out.output
+    out = CliRunner().invoke(main, ["ingest", "pypi", "--framework", "pytorch", "--db", str(db_file)])
+    assert out.exit_code == 0, out.output
+    assert "1 packages (pypistats 1 asked / 0 up to date, clickpy 1 asked / 0 up to date)" in out.output
+    fake_pypi.clickpy_up = False
+    fake_pypi.pypistats_up = False
+    out = CliRunner().invoke(main, ["ingest", "pypi", "--framework", "pytorch", "--db", str(db_file)])
+    assert out.exit_code == 1 and "Nothing new was stored" in out.output and "Traceback" not in out.output
 
 
 # --- bad input: message, exit code, database unchanged -----------------------------------------
