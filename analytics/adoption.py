@@ -257,3 +257,67 @@ def questions_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "SELECT framework, variant AS tag, count(*) AS months, strftime(min(date), '%Y-%m') AS first_month, "
         "strftime(max(date), '%Y-%m') AS last_month, max(retrieved_at) AS retrieved FROM observations WHERE metric = ? "
         "GROUP BY ALL ORDER BY framework, tag", [QUESTIONS]).df()
+
+
+# --- Claim checks ---------------------------------------------------------------------------------
+# "TensorFlow has a much bigger community" (a Stack Overflow claim) and download-popularity claims.
+# The ledger row names the metric (so_questions or pypi_downloads), the subject (the framework said
+# to be bigger) and, in `note`, the rival as "vs <id>" (default: pytorch vs tensorflow). A
+# qualitative "much bigger" is read as at least MUCH times the rival's count.
+
+from analytics import claims as _claims  # noqa: E402  (registration only)
+
+MUCH = 1.5
+COMMUNITY_CLAIMS = ("seed-community", "seed-so-community", "seed-downloads-popularity")
+
+
+def _rival(claim: dict) -> tuple[str, str]:
+    subject = str(claim.get("subject") or "tensorflow")
+    note = str(claim.get("note") or "")
+    rival = note.split("vs ", 1)[1].split()[0].strip(".,;") if "vs " in note else ("pytorch" if subject != "pytorch" else "tensorflow")
+    return subject, rival
+
+
+def _year_window(wide: pd.DataFrame, year: int | None) -> pd.DataFrame:
+    return wide[wide.index.year == year] if year else wide
+
+
+def _counts(con: duckdb.DuckDBPyConnection, metric: str, a: str, b: str) -> pd.DataFrame:
+    """Monthly totals per framework (whole months only) of so_questions or pypi_downloads."""
+    if metric == DOWNLOADS:
+        return period_sums(download_points(con, [a, b]), "month")
+    return question_sums(question_points(con, [a, b]), "month")
+
+
+@_claims.checks(*COMMUNITY_CLAIMS)
+def check_bigger(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
+    """'A has a (much) bigger community / is more popular than B': A/B over the claim's year, and over the latest 12 months."""
+    a, b = _rival(claim)
+    metric = claim.get("metric") if claim.get("metric") in (DOWNLOADS, QUESTIONS) else QUESTIONS
+    monthly = _counts(con, metric, a, b)
+    wide = monthly.pivot_table(index="date", columns="framework", values="value", aggfunc="sum").dropna() if not monthly.empty else pd.DataFrame()
+    if wide.empty or not {a, b} <= set(wide.columns):
+        return _claims.not_checkable(claim, f"No months with both {registry.display_name(a)} and {registry.display_name(b)} stored.")
+    text = str(claim.get("source_date") or "")
+    year = int(text[:4]) if text[:4].isdigit() else None
+    then = _year_window(wide, year)
+    if then.empty:
+        return _claims.not_checkable(claim, f"No {metric} months stored for {year}.")
+    unit = "questions" if metric == QUESTIONS else "downloads"
+    ratio_then = then[a].sum() / then[b].sum() if then[b].sum() else float("inf")
+    recent = wide[wide.index > wide.index.max() - pd.DateOffset(months=12)]
+    ratio_now = recent[a].sum() / recent[b].sum() if recent[b].sum() else float("inf")
+    span = f"{then.index.min():%Y-%m} to {then.index.max():%Y-%m}"
+    measured = (f"{span}: {registry.display_name(a)} {then[a].sum():,.0f} vs {registry.display_name(b)} {then[b].sum():,.0f} {unit} "
+                f"(ratio {ratio_then:.2f})")
+    if ratio_then >= MUCH:
+        status = _claims.SUPPORTED if ratio_now >= 1 else _claims.OUTDATED
+    elif ratio_then > 1:
+        status = _claims.PARTLY
+        measured += f"; bigger, but less than the {MUCH}x read as 'much bigger'"
+    else:
+        status = _claims.CONTRADICTED
+    basis = (f"{metric} ({'Stack Overflow tags' if metric == QUESTIONS else 'PyPI packages, best source'}) summed per framework; "
+             f"'much bigger' = at least {MUCH}x")
+    today = f"{recent.index.min():%Y-%m} to {recent.index.max():%Y-%m}: ratio {ratio_now:.2f}"
+    return _claims.Verdict(status, measured=measured, as_of=f"{then.index.max():%Y-%m}", today=today, basis=basis, value=float(ratio_then))

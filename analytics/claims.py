@@ -22,7 +22,7 @@ import pandas as pd
 from pulse import registry
 
 CHECK_MODULES: list[str] = ["analytics.github", "analytics.trends", "analytics.paperswithcode", "analytics.huggingface",
-                            "analytics.probe", "analytics.conferences"]
+                            "analytics.probe", "analytics.conferences", "analytics.adoption"]
 
 SUPPORTED = "supported"
 PARTLY = "partly supported"

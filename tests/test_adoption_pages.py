@@ -143,3 +143,39 @@ def test_community_page_with_data(adoption_db, monkeypatch):
     assert not at.exception, [e.message for e in at.exception]
     assert len(at.get("plotly_chart")) == 1
     assert at.dataframe[0].value["questions"].tolist() == [3000, 1000]
+
+
+def _community_claim(path: Path, source_date: str) -> None:
+    with db.write_session(path) as connection:
+        connection.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           ["seed-community", "TensorFlow has a much bigger community (synthetic test row)", "test", source_date,
+                            "so_questions", "tensorflow", None, "questions", "qualitative", "vs pytorch"])
+
+
+@pytest.mark.parametrize(("source_date", "status", "value"), [
+    ("2026", "partly supported", 240 / 190),  # Jan-Jun 2026: TF 240 vs PyTorch 190: bigger, not 1.5x
+    ("2019", "not checkable yet", None),  # no months stored for 2019
+])
+def test_community_claim_verdicts(adoption_db, source_date, status, value):
+    from analytics import claims
+
+    _community_claim(adoption_db, source_date)
+    connection = db.open_read(adoption_db)
+    try:
+        row = claims.check_all(connection).set_index("id").loc["seed-community"]
+    finally:
+        connection.close()
+    assert row["status"] == status
+    if value is not None:
+        assert row["verdict_value"] == pytest.approx(value) and "ratio 1.26" in row["measured"]
+
+
+def test_overview_shows_download_and_question_cards(adoption_db, monkeypatch):
+    monkeypatch.setenv("PULSE_DB", str(adoption_db))
+    at = AppTest.from_file(str(ROOT / "app_pages" / "overview.py"), default_timeout=60).run()
+    assert not at.exception, [e.message for e in at.exception]
+    headers = [h.value for h in at.subheader]
+    assert any(h.startswith("PyPI downloads, last 30 finished days") for h in headers)
+    assert any(h.startswith("Stack Overflow questions, last finished month") for h in headers)
+    tensorflow = [m.value for m in at.metric if m.label == "TensorFlow"]
+    assert "1,200" in tensorflow and "40" in tensorflow  # 30 days x (30 + 10) downloads; June's 40 questions
