@@ -213,7 +213,7 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, max_requests: int
     last_complete = month_start(month_start(today) - dt.timedelta(days=1))
     stored = stored_last_months(db_path)
     with store.tracked_run(db_path, NAME) as run_:
-        fetcher = Fetcher(make_session(), sleep=sleep, max_attempts=2)
+        fetcher = Fetcher(make_session(), sleep=sleep, max_attempts=2, origin=base_url())  # the key goes to this server only
         client = Client(fetcher, config.secret("STACKEXCHANGE_KEY"), sleep, reserve=RESERVE)
         pending: list[tuple[str, str, dt.date, int]] = []
         stopped: str | None = None

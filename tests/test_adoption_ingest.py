@@ -358,3 +358,20 @@ def test_stackoverflow_bad_parameter_names_the_error(fake_se, db_file, monkeypat
     fake_se.FIRST = {}
     run = stackoverflow.run(db_file, None, sleep=lambda s: None, today=TODAY)
     assert run.status == "partial" and "bad_parameter (400)" in run.error
+
+
+@pytest.mark.parametrize(("status", "body", "fragment"), [
+    (503, "<html>Service Unavailable</html>", "is not JSON"),
+    (200, "[1, 2]", "a JSON list, not an object"),
+    (200, '{"items": "x", "quota_max": 300, "quota_remaining": 290}', "tag info has no 'items' list"),
+    (400, '{"error_id": 403, "error_name": "access_denied", "error_message": "key invalid"}', "access_denied (403)"),
+])
+def test_stackoverflow_bad_answers_name_the_problem_and_never_the_key(httpserver, monkeypatch, snapshot_db, status, body, fragment):
+    monkeypatch.setenv("PULSE_STACKEXCHANGE_URL", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("STACKEXCHANGE_KEY", KEY)
+    httpserver.expect_request(re.compile("/2.3/.*")).respond_with_data(body, status=status, content_type="application/json")
+    before = rows(snapshot_db, "SELECT count(*) FROM observations")
+    result = CliRunner().invoke(main, ["ingest", "stackoverflow", "--framework", "pytorch", "--db", str(snapshot_db)])
+    assert result.exit_code == 1 and fragment in result.output and KEY not in result.output and "Traceback" not in result.output
+    assert rows(snapshot_db, "SELECT count(*) FROM observations") == before
+    assert KEY not in json.dumps(rows(snapshot_db, "SELECT error, detail FROM ingest_runs"))
