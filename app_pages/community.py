@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from analytics import adoption
+from analytics import adoption, inventory
 from analytics.charts import ChartOptions, catalog
 from app_pages import _common
 from pulse import registry
@@ -13,14 +13,20 @@ st.title("Stack Overflow questions")
 st.markdown("Questions asked on Stack Overflow under each framework's tags (pulse/frameworks.toml lists them), "
             "per finished month. Questions are a sign of people using a framework and getting stuck, not a head count.")
 con = _common.connection()
+if not inventory.has_metrics(con, ("so_",)):
+    _common.empty_state("Stack Overflow questions per framework",
+                        "This page will chart the questions asked under each framework's tags per month, quarter or "
+                        "year, as counts, shares or an index, and each tag's all-time question count.",
+                        "run `pulse ingest stackoverflow` (300 requests a day without STACKEXCHANGE_KEY: the first "
+                        "back-fill takes a few runs and resumes by itself).", ("so_",), key="community_empty")
+    st.stop()
 frameworks = _common.framework_filter(choices=[f for f in registry.ids() if registry.get(f).stackoverflow])
 status = adoption.questions_status(con)
 if status.empty:
-    st.info("No Stack Overflow counts yet. Run `pulse ingest stackoverflow` (300 requests a day without STACKEXCHANGE_KEY: "
-            "the first back-fill takes a few runs and resumes by itself).")
-    st.stop()
-first, last = status["first_month"].min(), status["last_month"].max()
-start, end = _common.date_range_filter(dt.date.fromisoformat(first + "-01"), dt.date.fromisoformat(last + "-01"))
+    first = last = dt.date.today().replace(day=1)
+else:
+    first, last = (dt.date.fromisoformat(status[c].agg(fn) + "-01") for c, fn in (("first_month", "min"), ("last_month", "max")))
+start, end = _common.date_range_filter(first, last)
 view = _common.view_filter(views=adoption.VIEWS)
 log = _common.log_filter()
 period = st.sidebar.radio("Per", list(adoption.QUESTION_PERIODS), format_func=adoption.QUESTION_PERIODS.get, key="community_period")
@@ -32,11 +38,11 @@ totals = adoption.tag_totals(con, frameworks)
 if totals.empty:
     st.info("No tag totals yet: the next `pulse ingest stackoverflow` stores them.")
 else:
-    st.dataframe(totals[["name", "tag", "questions", "as_of", "citation"]], hide_index=True, width="stretch", key="community_totals",
-                 column_config={"name": "Framework", "questions": st.column_config.NumberColumn("Questions", format="%,d"),
-                                "as_of": "As of", "citation": st.column_config.LinkColumn("Citation")})
+    _common.show_table(totals, {"name": "Framework", "tag": "Tag", "questions": "Questions", "as_of": "As of", "citation": "Citation"},
+                       key="community_totals")
 st.caption("Method: a question with two framework tags counts for each; deleted questions are not counted; "
            "keras questions include many about tf.keras (TensorFlow's Keras).")
 
 st.subheader("Data behind this page")
-st.dataframe(status, hide_index=True, width="stretch", key="community_status")
+_common.show_table(status, {"framework": "Framework", "tag": "Tag", "months": "Months", "first_month": "First month",
+                            "last_month": "Last month", "retrieved": "Retrieved (UTC)"}, key="community_status")

@@ -1,11 +1,9 @@
 """Downloads: PyPI downloads per framework (its packages summed), per day, week or month."""
 
-import datetime as dt
-
 import pandas as pd
 import streamlit as st
 
-from analytics import adoption
+from analytics import adoption, inventory
 from analytics.charts import ChartOptions, catalog
 from app_pages import _common
 from pulse import registry
@@ -14,11 +12,16 @@ st.title("PyPI downloads")
 st.markdown("Installs from PyPI of each framework's packages (pulse/frameworks.toml lists them: torch; tensorflow and "
             "tensorflow-cpu; jax; keras; ...), summed per period. Downloads count installs, not users.")
 con = _common.connection()
+if not inventory.has_metrics(con, ("pypi_",)):
+    _common.empty_state("PyPI downloads per framework",
+                        "This page will chart each framework's PyPI downloads per day, week or month, as counts, shares "
+                        "or an index, with the method breaks (download definition change 2026-08-24, CI installs, keras "
+                        "installed with TensorFlow) marked.",
+                        "run `pulse ingest pypi` (pypistats.org for the last 180 days, ClickPy for history since 2016).",
+                        ("pypi_",), key="downloads_empty")
+    st.stop()
 frameworks = _common.framework_filter(choices=[f for f in registry.ids() if registry.get(f).pypi])
 status = adoption.downloads_status(con)
-if status.empty:
-    st.info("No PyPI downloads yet. Run `pulse ingest pypi` (pypistats.org for the last 180 days, ClickPy for history since 2016).")
-    st.stop()
 start, end = _common.date_range_filter(pd.Timestamp(status["first_day"].min()).date(), pd.Timestamp(status["last_day"].max()).date())
 view = _common.view_filter(views=adoption.VIEWS)
 log = _common.log_filter()
@@ -36,6 +39,5 @@ st.caption("pypistats.org counts downloads without mirrors; ClickPy counts every
            "They are stored apart (source pypistats / clickpy) and never added together.")
 
 st.subheader("Data behind this page")
-st.dataframe(status, hide_index=True, width="stretch", key="downloads_status",
-             column_config={"days": st.column_config.NumberColumn("Days", format="%,d"), "first_day": "From", "last_day": "To",
-                            "retrieved": "Retrieved (UTC)"})
+_common.show_table(status, {"framework": "Framework", "package": "Package", "source": "Source", "days": "Days",
+                            "first_day": "First day", "last_day": "Last day", "retrieved": "Retrieved (UTC)"}, key="downloads_status")

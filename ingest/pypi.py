@@ -74,7 +74,7 @@ def packages_for(frameworks: list[str] | None) -> list[tuple[str, str]]:
 
 def stored_last_days(db_path: Path) -> dict[tuple[str, str], dt.date]:
     """(source, package) -> last stored day of pypi_downloads ({} without a database)."""
-    if not db_path.exists():
+    if not db.exists(db_path):
         return {}
     con = db.open_read(db_path)
     try:

@@ -91,7 +91,7 @@ def months_to_ask(first: dt.date, last_stored: dt.date | None, last_complete: dt
 
 def stored_last_months(db_path: Path) -> dict[str, dt.date]:
     """tag -> last stored month of so_questions ({} without a database)."""
-    if not db_path.exists():
+    if not db.exists(db_path):
         return {}
     con = db.open_read(db_path)
     try:

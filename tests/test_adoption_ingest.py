@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from ingest import pypi, stackoverflow
 from pulse.cli import main
+from tests.test_store_lake import local_file  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "http" / "pypi"
 TODAY = dt.date(2026, 12, 4)
@@ -375,3 +376,20 @@ def test_stackoverflow_bad_answers_name_the_problem_and_never_the_key(httpserver
     assert result.exit_code == 1 and fragment in result.output and KEY not in result.output and "Traceback" not in result.output
     assert rows(snapshot_db, "SELECT count(*) FROM observations") == before
     assert KEY not in json.dumps(rows(snapshot_db, "SELECT error, detail FROM ingest_runs"))
+
+
+def test_both_sources_store_the_same_on_the_team_store(team_store, local_file, fake_pypi, fake_se, tmp_path, monkeypatch):
+    """The same loads on a local file and on the DuckLake team store give the same observations."""
+    from tests.test_store_lake import on_both_stores
+
+    def load(path):
+        fake_pypi.clickpy_asked.clear()
+        pypi.run(path, ["pytorch"], sleep=lambda s: None, today=TODAY)
+        stackoverflow.run(path, ["pytorch", "jax"], sleep=lambda s: None, today=TODAY)
+
+    got, _ = on_both_stores(monkeypatch, tmp_path, load)
+    assert set(got["source"]) >= {"pypistats", "clickpy", "stackoverflow"}
+    # A second run on the team store reads what it stored: ClickPy is asked only from the day after.
+    pypi.run(Path("unused"), ["pytorch"], sleep=lambda s: None, today=TODAY)
+    assert fake_pypi.clickpy_asked[-1]["param_since"] == "2026-11-30"
+    assert not local_file.exists()

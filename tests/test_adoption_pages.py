@@ -18,6 +18,7 @@ from analytics import adoption, overview
 from analytics.charts import ChartOptions, catalog
 from pulse import db, store
 from pulse.cli import main
+from tests.page_checks import assert_formatted
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,7 +120,8 @@ def test_pages_empty_state(snapshot_db, monkeypatch, page, empty_text):
     monkeypatch.setenv("PULSE_DB", str(snapshot_db))
     at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60).run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any(empty_text in i.value for i in at.info)
+    assert any(empty_text in m.value for m in at.markdown) and any("no data yet." in m.value for m in at.markdown)
+    assert_formatted(at, page)  # no download buttons, no frame: one card
 
 
 def test_downloads_page_with_data(adoption_db, monkeypatch):
@@ -133,6 +135,7 @@ def test_downloads_page_with_data(adoption_db, monkeypatch):
     markdown = " ".join(m.value for m in at.markdown)
     assert "2026-08-24" in markdown and "dependency of tensorflow" in markdown
     assert any("As of: 2026-09-30" in c.value for c in at.caption)
+    assert_formatted(at, "downloads")
 
 
 def test_community_page_with_data(adoption_db, monkeypatch):
@@ -142,7 +145,8 @@ def test_community_page_with_data(adoption_db, monkeypatch):
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert len(at.get("plotly_chart")) == 1
-    assert at.dataframe[0].value["questions"].tolist() == [3000, 1000]
+    assert at.dataframe[0].value["Questions"].tolist() == [3000, 1000]
+    assert_formatted(at, "community")
 
 
 def _community_claim(path: Path, source_date: str) -> None:
