@@ -54,21 +54,31 @@ def download_points(con: duckdb.DuckDBPyConnection, frameworks: list[str], which
     return frame.sort_values(["framework", "package", "date"]).reset_index(drop=True)
 
 
+def _labels(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    """', '-joined sorted distinct values of `column` per key, vectorised (a bit per value, then a lookup)."""
+    names = sorted(frame[column].unique())
+    bits = frame[keys + [column]].drop_duplicates()
+    bits = bits.assign(bit=bits[column].map({n: 1 << i for i, n in enumerate(names)}))
+    codes = bits.groupby(keys)["bit"].sum()
+    text = {code: ", ".join(n for i, n in enumerate(names) if code >> i & 1) for code in codes.unique()}
+    return codes.map(text)
+
+
 def period_sums(points: pd.DataFrame, period: str) -> pd.DataFrame:
     """Sum per framework and period over its series, whole periods only (covered from first to last day)."""
+    columns = ["framework", "date", "value", "series", "sources"]
     if points.empty:
-        return pd.DataFrame(columns=["framework", "date", "value", "series", "sources"])
-    out = []
-    for fid, group in points.groupby("framework"):
-        first, last = group["date"].min(), group.groupby("package")["date"].max().min()
-        per = group.assign(period=group["date"].dt.to_period(_FREQ[period]))
-        sums = per.groupby("period").agg(value=("value", "sum"), series=("package", lambda s: ", ".join(sorted(set(s)))),
-                                        sources=("source", lambda s: ", ".join(sorted(set(s))))).reset_index()
-        whole = (sums["period"].map(lambda p: p.start_time.normalize()) >= first) & (sums["period"].map(lambda p: p.end_time.normalize()) <= last)
-        sums = sums[whole]
-        sums = sums.assign(framework=fid, date=sums["period"].map(lambda p: p.start_time.normalize())).drop(columns="period")
-        out.append(sums)
-    return pd.concat(out, ignore_index=True)[["framework", "date", "value", "series", "sources"]]
+        return pd.DataFrame(columns=columns)
+    periods = points["date"].dt.to_period(_FREQ[period])
+    p = points.assign(start=periods.dt.start_time.dt.normalize(), end=periods.dt.end_time.dt.normalize())
+    keys = ["framework", "start"]
+    sums = p.groupby(keys + ["end"])["value"].sum().reset_index()
+    labels = pd.DataFrame({"series": _labels(p, keys, "package"), "sources": _labels(p, keys, "source")}).reset_index()
+    sums = sums.merge(labels, on=keys)
+    first = p.groupby("framework")["date"].min()
+    last = p.groupby(["framework", "package"])["date"].max().groupby("framework").min()  # every series covered
+    whole = (sums["start"] >= sums["framework"].map(first)) & (sums["end"] <= sums["framework"].map(last))
+    return sums[whole].rename(columns={"start": "date"})[columns].sort_values(["framework", "date"]).reset_index(drop=True)
 
 
 def apply_view(frame: pd.DataFrame, view: str, frameworks: list[str]) -> tuple[pd.DataFrame, list[str]]:
