@@ -39,7 +39,9 @@ from pulse.errors import PulseError, RateLimited, SourceError
 
 NAME = "stackoverflow"
 DESCRIPTION = "Stack Exchange API: Stack Overflow questions per month per framework tag, and each tag's total"
-CADENCE = dt.timedelta(days=7)
+# Daily although months are the unit: a back-fill without a key spreads over days (300 requests a
+# day), and once caught up a daily run costs one request (the tag totals) plus the new months.
+CADENCE = dt.timedelta(days=1)
 METRIC = "so_questions"
 TOTAL_METRIC = "so_tag_questions_total"
 SITE = "stackoverflow"

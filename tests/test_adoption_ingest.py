@@ -292,7 +292,7 @@ def test_both_sources_run_in_ingest_all_and_show_in_status(fake_se, db_file, mon
     assert "PULSE_PYPISTATS_URL" in result.output and "PULSE_CLICKPY_URL" in result.output
     status = CliRunner().invoke(main, ["status", "--json", "--db", str(db_file)])
     states = {s["source"]: s for s in json.loads(status.output)["sources"]}
-    assert states["stackoverflow"]["cadence_hours"] == 168 and states["pypi"]["cadence_hours"] == 24
+    assert states["stackoverflow"]["cadence_hours"] == 24 and states["pypi"]["cadence_hours"] == 24
     assert states["pypi"]["failing"] and not states["stackoverflow"]["failing"]
 
 
