@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import gzip
+import json
 import logging
 import os
 import time
@@ -123,6 +125,7 @@ class Client:
     quota_max: int | None = None
     quota_remaining: int | None = None
     backoffs: list[float] = field(default_factory=list)
+    raw_path: Path | None = None  # every answer appended here (JSON lines, the key scrubbed) for provenance
     _pending: dict[str, float] = field(default_factory=dict)  # method -> seconds to wait before it
 
     def get(self, method: str, path: str, params: dict) -> dict:
@@ -144,6 +147,7 @@ class Client:
                               f"Check {SETTING} points at the Stack Exchange API.") from None
         if not isinstance(body, dict):
             raise SourceError(f"{safe_url(response.url)} answered a JSON {type(body).__name__}, not an object.", f"Check {SETTING}.")
+        self._keep(response.url, response.status_code, body)
         if isinstance(body.get("quota_remaining"), int):
             self.quota_remaining, self.quota_max = body["quota_remaining"], body.get("quota_max")
         if isinstance(body.get("backoff"), (int, float)) and body["backoff"] > 0:
@@ -157,6 +161,18 @@ class Client:
             hint = "Check the tags in pulse/frameworks.toml." if name == "bad_parameter" else f"Check {SETTING} and STACKEXCHANGE_KEY."
             raise SourceError(f"Stack Exchange answered {name} ({body.get('error_id', response.status_code)}): {message}", hint)
         return body
+
+
+    def _keep(self, url: str, status: int, body) -> None:
+        if self.raw_path is None:
+            return
+        line = config.redact(json.dumps({"url": safe_url(url), "status": status, "body": body})) + "\n"
+        try:
+            self.raw_path.parent.mkdir(parents=True, exist_ok=True)
+            with gzip.open(self.raw_path, "at", encoding="utf-8") as fh:
+                fh.write(line)
+        except OSError as exc:
+            log.warning("could not keep the raw answer in %s: %s", self.raw_path, exc)
 
 
 # --- parse (pure) ---------------------------------------------------------------------------
@@ -197,10 +213,10 @@ def citation(tag: str, month: dt.date | None = None) -> str:
     return f"{base_url()}/2.3/questions?tagged={tag}&fromdate={lo}&todate={hi}&site={SITE}&filter=total"
 
 
-def month_rows(points: list[tuple[str, str, dt.date, int]], retrieved: dt.datetime) -> pd.DataFrame:
+def month_rows(points: list[tuple[str, str, dt.date, int]], retrieved: dt.datetime, raw_file: str | None = None) -> pd.DataFrame:
     return pd.DataFrame([{
         "source": NAME, "framework": fid, "metric": METRIC, "variant": tag, "date": month, "value": float(n),
-        "subject": f"[{tag}]", "citation": citation(tag, month), "retrieved_at": retrieved,
+        "subject": f"[{tag}]", "citation": citation(tag, month), "retrieved_at": retrieved, "raw_file": raw_file,
         "detail": {"method": "questions created in the month (filter=total)", "month": f"{month:%Y-%m}"},
     } for fid, tag, month, n in points])
 
@@ -216,7 +232,9 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, max_requests: int
     stored = stored_last_months(db_path)
     with store.tracked_run(db_path, NAME) as run_:
         fetcher = Fetcher(make_session(), sleep=sleep, max_attempts=2, origin=base_url())  # the key goes to this server only
-        client = Client(fetcher, config.secret("STACKEXCHANGE_KEY"), sleep, reserve=RESERVE)
+        client = Client(fetcher, config.secret("STACKEXCHANGE_KEY"), sleep, reserve=RESERVE,
+                        raw_path=config.raw_dir() / NAME / f"{run_.run_id}.jsonl.gz")
+        raw_file = config.display_path(client.raw_path)
         pending: list[tuple[str, str, dt.date, int]] = []
         stopped: str | None = None
         asked = 0
@@ -228,7 +246,7 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, max_requests: int
             nonlocal pending
             if pending:
                 with db.write_session(db_path) as con:
-                    run_.rows += store.upsert_observations(con, month_rows(pending, store.utcnow()), run_id=run_.run_id)
+                    run_.rows += store.upsert_observations(con, month_rows(pending, store.utcnow(), raw_file), run_id=run_.run_id)
                 pending = []
 
         try:
@@ -265,7 +283,7 @@ def run(db_path: Path, frameworks: list[str] | None = None, *, max_requests: int
                 by_tag = {tag: fid for fid, tag in pairs}
                 frame = pd.DataFrame([{
                     "source": NAME, "framework": by_tag[tag], "metric": TOTAL_METRIC, "variant": tag, "date": today,
-                    "value": float(n), "subject": f"[{tag}]", "citation": citation(tag),
+                    "value": float(n), "subject": f"[{tag}]", "citation": citation(tag), "raw_file": raw_file,
                     "detail": {"method": "tag's question count now (tags/{tags}/info)"},
                 } for tag, n in totals.items() if tag in by_tag])
                 with db.write_session(db_path) as con:

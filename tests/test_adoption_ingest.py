@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -213,6 +214,12 @@ def fake_se(httpserver, monkeypatch):
     return FakeStackExchange(httpserver)
 
 
+def gz_text(path: Path) -> str:
+    import gzip
+
+    return gzip.open(path, "rt").read()
+
+
 def questions(db_file):
     return rows(db_file, "SELECT variant, strftime(date, '%Y-%m'), value FROM observations WHERE metric = 'so_questions' ORDER BY 1, 2")
 
@@ -228,6 +235,12 @@ def test_stackoverflow_backfills_finished_months_with_zero_months_kept(fake_se, 
     assert rows(db_file, "SELECT variant, value, CAST(date AS VARCHAR) FROM observations WHERE metric = 'so_tag_questions_total' ORDER BY 1") == [
         ("jax", 1500.0, "2026-12-04"), ("pytorch", 91000.0, "2026-12-04")]
     assert run.detail["quota_remaining"] == 300 - run.requests
+    raw = rows(db_file, "SELECT DISTINCT raw_file FROM observations WHERE source = 'stackoverflow'")
+    assert len(raw) == 1 and raw[0][0].endswith(f"{run.run_id}.jsonl.gz")
+    import gzip
+
+    kept = [json.loads(line) for line in gzip.open(raw[0][0], "rt")]
+    assert len(kept) == run.requests and kept[2]["body"]["total"] == 5  # tags/info, first question, July
 
 
 def test_stackoverflow_second_run_asks_only_new_months(fake_se, db_file):
@@ -278,6 +291,8 @@ def test_stackoverflow_key_is_sent_but_never_stored_or_printed(fake_se, db_file,
     assert all(a.get("key") == KEY for a in fake_se.asked if "info" not in a)
     stored = json.dumps(rows(db_file, "SELECT * FROM observations")) + json.dumps(rows(db_file, "SELECT * FROM ingest_runs"), default=str)
     assert KEY not in stored and KEY not in result.output
+    kept = "".join(gz_text(p) for p in Path(os.environ["PULSE_RAW_DIR"]).rglob("*.jsonl.gz"))
+    assert "key=***" in kept and KEY not in kept  # the raw answers keep their URLs, the key scrubbed
 
 
 def test_both_sources_run_in_ingest_all_and_show_in_status(fake_se, db_file, monkeypatch):
