@@ -299,7 +299,6 @@ def _counts(con: duckdb.DuckDBPyConnection, metric: str, a: str, b: str) -> pd.D
     return question_sums(question_points(con, [a, b]), "month")
 
 
-@_claims.checks(*COMMUNITY_CLAIMS)
 def check_bigger(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
     """'A has a (much) bigger community / is more popular than B': A/B over the claim's year, and over the latest 12 months."""
     a, b = _rival(claim)
@@ -331,3 +330,27 @@ def check_bigger(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict
              f"'much bigger' = at least {MUCH}x")
     today = f"{recent.index.min():%Y-%m} to {recent.index.max():%Y-%m}: ratio {ratio_now:.2f}"
     return _claims.Verdict(status, measured=measured, as_of=f"{then.index.max():%Y-%m}", today=today, basis=basis, value=float(ratio_then))
+
+
+# Registration for whichever claim engine is present: today's per-claim checkers, or the ledger-spec
+# engine (branch `claims`: @provides(metric) series, one generic checker) once it lands.
+if hasattr(_claims, "checks"):
+    _claims.checks(*COMMUNITY_CLAIMS)(check_bigger)
+
+if hasattr(_claims, "provides"):
+    @_claims.provides(QUESTIONS, DOWNLOADS)
+    def claim_series(con: duckdb.DuckDBPyConnection, spec) -> _claims.Series:
+        """Whole-month sums per framework: Stack Overflow questions over its tags, PyPI downloads over its packages."""
+        frameworks = list(spec.frameworks)
+        if spec.metric == QUESTIONS:
+            monthly, name, source, page = question_sums(question_points(con, frameworks), "month"), "Stack Overflow questions", SOURCE_LABELS["stackoverflow"], "community"
+            basis = "so_questions per month, summed over each framework's tags; a question with two framework tags counts for each"
+        else:
+            monthly, name, page = period_sums(download_points(con, frameworks), "month"), "PyPI downloads", "downloads"
+            source = "; ".join(SOURCE_LABELS[s] for s in ("clickpy", "pypistats"))
+            basis = "pypi_downloads per month, summed over each framework's packages (ClickPy, pypistats for days it lacks); " + " ".join(DOWNLOAD_BREAKS)
+        if monthly.empty:
+            raise _claims.NotCheckable(f"No {name} stored for {', '.join(registry.display_name(f) for f in frameworks)}.")
+        # Only whole months are in `monthly`: the last one is complete to its last day.
+        return _claims.Series(monthly[["date", "framework", "value"]], name, source, "count", basis=basis, period="M",
+                              complete_until=monthly["date"].max() + pd.offsets.MonthEnd(0), page=page)
