@@ -267,3 +267,14 @@ def show_table(frame: pd.DataFrame, columns: dict[str, str] | list[str] | None =
     if not _PLACEHOLDER:
         shown = shown.astype(object).where(shown.notna(), formatting.MISSING)
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config_, key=key, **extra)
+
+
+def choice_filter(key: str, label: str, choices: dict[str, str], default: str) -> str:
+    """A sidebar radio of a chart extra (e.g. ?period=month), read from and written to the URL."""
+    raw = _param(key)
+    if raw and raw not in choices:
+        st.warning(f"Unknown {label.lower()} '{raw}' in the link; choose one of {', '.join(choices)}.")
+    names = list(choices)
+    chosen = st.sidebar.radio(label, names, index=names.index(raw if raw in choices else default), format_func=choices.get, key=f"w_{key}")
+    st.query_params[key] = chosen
+    return chosen

@@ -29,7 +29,7 @@ else:
 start, end = _common.date_range_filter(first, last)
 view = _common.view_filter(views=adoption.VIEWS)
 log = _common.log_filter()
-period = st.sidebar.radio("Per", list(adoption.QUESTION_PERIODS), format_func=adoption.QUESTION_PERIODS.get, key="community_period")
+period = _common.choice_filter("period", "Per", adoption.QUESTION_PERIODS, "month")
 options = ChartOptions(frameworks=frameworks, start=start, end=end, view=view, log=log, theme=_common.theme(), extra={"period": period})
 _common.show_chart(catalog()["so-questions"].builder(con, options), key="so_questions", options=options, chart="so-questions")
 

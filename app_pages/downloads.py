@@ -25,9 +25,8 @@ status = adoption.downloads_status(con)
 start, end = _common.date_range_filter(pd.Timestamp(status["first_day"].min()).date(), pd.Timestamp(status["last_day"].max()).date())
 view = _common.view_filter(views=adoption.VIEWS)
 log = _common.log_filter()
-period = st.sidebar.radio("Per", list(adoption.DOWNLOAD_PERIODS), index=2, format_func=adoption.DOWNLOAD_PERIODS.get, key="downloads_period")
-source = st.sidebar.selectbox("Download counts from", list(adoption.DOWNLOAD_SOURCES), format_func=adoption.DOWNLOAD_SOURCES.get,
-                              key="downloads_source")
+period = _common.choice_filter("period", "Per", adoption.DOWNLOAD_PERIODS, "month")
+source = _common.choice_filter("source", "Download counts from", adoption.DOWNLOAD_SOURCES, "best")
 options = ChartOptions(frameworks=frameworks, start=start, end=end, view=view, log=log, theme=_common.theme(),
                        extra={"period": period, "source": source})
 _common.show_chart(catalog()["pypi-downloads"].builder(con, options), key="pypi_downloads", options=options, chart="pypi-downloads")

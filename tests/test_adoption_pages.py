@@ -183,3 +183,29 @@ def test_overview_shows_download_and_question_cards(adoption_db, monkeypatch):
     assert any(h.startswith("Stack Overflow questions, last finished month") for h in headers)
     tensorflow = [m.value for m in at.metric if m.label == "TensorFlow"]
     assert "1,200" in tensorflow and "40" in tensorflow  # 30 days x (30 + 10) downloads; June's 40 questions
+
+
+@pytest.mark.parametrize(("query", "warning"), [
+    ({"period": "fortnight"}, "Unknown per 'fortnight'"),
+    ({"source": "bigquery"}, "Unknown download counts from 'bigquery'"),
+    ({"view": "aligned"}, "Unknown view 'aligned'"),
+    ({"frameworks": "pytorc,tensorflow"}, "did you mean 'pytorch'"),
+])
+def test_bad_link_parameters_warn_and_the_page_still_draws(adoption_db, monkeypatch, query, warning):
+    monkeypatch.setenv("PULSE_DB", str(adoption_db))
+    at = AppTest.from_file(str(ROOT / "app_pages" / "downloads.py"), default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception and any(warning in w.value for w in at.warning), [w.value for w in at.warning]
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_link_restores_period_and_source(adoption_db, monkeypatch):
+    monkeypatch.setenv("PULSE_DB", str(adoption_db))
+    at = AppTest.from_file(str(ROOT / "app_pages" / "downloads.py"), default_timeout=60)
+    at.query_params.update({"frameworks": "pytorch", "period": "week", "source": "pypistats"})
+    at.run()
+    assert not at.exception
+    assert at.query_params["period"] == ["week"] or at.query_params["period"] == "week"
+    assert any("per week" in c.value for c in at.caption)
