@@ -107,6 +107,8 @@ CHART_OPTIONS: dict[str, tuple[str, ...]] = {
     "probe-mfu": ("device",),
     "probe-speedup": ("device",),
     "probe-history": ("device",),
+    "pypi-downloads": ("period", "source"),
+    "so-questions": ("period",),
 }
 
 
