@@ -408,3 +408,41 @@ def test_both_sources_store_the_same_on_the_team_store(team_store, local_file, f
     pypi.run(Path("unused"), ["pytorch"], sleep=lambda s: None, today=TODAY)
     assert fake_pypi.clickpy_asked[-1]["param_since"] == "2026-11-30"
     assert not local_file.exists()
+
+
+# --- fuzz: any answer is parsed into exact counts or refused with a SourceError ---------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pulse.errors import SourceError  # noqa: E402
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=20)
+ROW = st.fixed_dictionaries({"category": st.sampled_from(["without_mirrors", "with_mirrors", 3]),
+                             "date": st.one_of(st.dates().map(str), st.text(max_size=12)),
+                             "downloads": st.one_of(st.integers(-5, 10**12), st.text(max_size=6), st.none())})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(JSON, st.fixed_dictionaries({"data": st.lists(ROW, max_size=6)})))
+def test_fuzz_pypistats_answers(body):
+    try:
+        counts = pypi.parse_pypistats(body, "torch")
+    except SourceError:
+        return
+    assert all(isinstance(d, dt.date) and isinstance(n, int) and n >= 0 for d, n in counts.items())
+    expected = {r["date"][:10] for r in body["data"] if r.get("category") == "without_mirrors"}
+    assert {d.isoformat() for d in counts} == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(JSON.map(json.dumps), st.text(max_size=30),
+                          st.builds(lambda d, n: json.dumps({"date": str(d), "project": "torch", "count": n}),
+                                    st.dates(), st.one_of(st.integers(0, 10**12), st.integers(0, 10**12).map(str)))), max_size=6))
+def test_fuzz_clickpy_answers(lines):
+    try:
+        counts = pypi.parse_clickpy("\n".join(lines), "torch")
+    except SourceError:
+        return
+    assert all(isinstance(n, int) and n >= 0 for n in counts.values())
