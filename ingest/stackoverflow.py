@@ -2,9 +2,10 @@
 
 Facts encoded here (../shared/SOURCES.md, docs/sources/stackoverflow.md):
 - `GET {PULSE_STACKEXCHANGE_URL}/2.3/questions?tagged=T&fromdate=A&todate=B&site=stackoverflow&filter=total`
-  answers `{"total": N}` (fromdate/todate are Unix seconds, both inclusive) plus the wrapper
-  fields `quota_max`, `quota_remaining` and, when the server wants us to slow down, `backoff`
-  (seconds to wait before calling the same method again).
+  answers `{"total": N}` (fromdate/todate are Unix seconds, both inclusive). Other answers carry
+  the wrapper fields `quota_max` and `quota_remaining`; the built-in `total` filter may leave them
+  out, so the quota is then counted down from the last report. `backoff` (seconds to wait before
+  calling the same method again) and error fields come whatever the filter.
 - `GET /2.3/tags/{t1;t2;...}/info?site=stackoverflow` answers `items[].{name, count}`.
 - `GET /2.3/questions?tagged=T&sort=creation&order=asc&pagesize=1` gives a tag's first question
   (`items[0].creation_date`), so the back-fill starts at its month instead of 2008.
@@ -150,6 +151,9 @@ class Client:
         self._keep(response.url, response.status_code, body)
         if isinstance(body.get("quota_remaining"), int):
             self.quota_remaining, self.quota_max = body["quota_remaining"], body.get("quota_max")
+        elif self.quota_remaining is not None:
+            # filter=total answers carry only `total` (and backoff/errors): count this request off the last report.
+            self.quota_remaining -= 1
         if isinstance(body.get("backoff"), (int, float)) and body["backoff"] > 0:
             self._pending[method] = float(body["backoff"])
             self.backoffs.append(float(body["backoff"]))

@@ -173,13 +173,13 @@ class FakeStackExchange:
         server.expect_request("/2.3/questions").respond_with_handler(self.questions)
         server.expect_request(re.compile(r"/2\.3/tags/[^/]+/info")).respond_with_handler(self.info)
 
-    def wrap(self, body, status=200):
+    def wrap(self, body, status=200, quota_fields=True):
         if self.quota <= 0 or (self.refuse_after is not None and len(self.asked) > self.refuse_after):
             body, status = {"error_id": 502, "error_name": "throttle_violation",
                             "error_message": "too many requests from this IP, more requests available in 72000 seconds"}, 400
         else:
             self.quota -= 1
-            body = {**body, "quota_max": 300, "quota_remaining": self.quota}
+            body = {**body, "quota_max": 300, "quota_remaining": self.quota} if quota_fields else dict(body)
             if self.backoff_on is not None and len(self.asked) == self.backoff_on:
                 body["backoff"] = 10
         return Response(json.dumps(body), status=status, content_type="application/json")
@@ -197,7 +197,8 @@ class FakeStackExchange:
         assert args["filter"] == "total"
         lo, hi = int(args["fromdate"]), int(args["todate"])
         assert month_of(lo) == month_of(hi)  # one calendar month, bounds inclusive
-        return self.wrap({"total": self.COUNTS.get((args["tagged"], month_of(lo)), 0)})
+        # The built-in `total` filter keeps only `total` (plus backoff and errors): no quota fields.
+        return self.wrap({"total": self.COUNTS.get((args["tagged"], month_of(lo)), 0)}, quota_fields=False)
 
     def info(self, request: Request) -> Response:
         self.asked.append({"info": request.path})
