@@ -241,6 +241,45 @@ def fetch_all(run: store.Run, fetcher: Fetcher, pairs: list[tuple[str, str]], st
     return out
 
 
+# --- replay ---------------------------------------------------------------------------------
+
+def replay(db_path: Path, folder: Path) -> store.Run:
+    """Load the raw answers an earlier run kept ($PULSE_RAW_DIR/pypi/<run_id>/) instead of fetching.
+
+    Each file's days before the day it was written (UTC) are stored, as the run that fetched it did.
+    """
+    folder = Path(folder)
+    files = sorted(folder.glob("pypistats-*.json")) + sorted(folder.glob("clickpy-*.jsonl")) if folder.is_dir() else []
+    if not files:
+        raise PulseError(f"No saved pypistats-*.json or clickpy-*.jsonl answers in {folder}.",
+                         f"Pass a folder under {config.display_path(config.raw_dir() / NAME)}/ (one per run).")
+    owners = {pkg: fid for fid in registry.ids() for pkg in registry.get(fid).pypi}
+    with store.tracked_run(db_path, NAME) as run_:
+        frames, unknown = [], []
+        for path in files:
+            service = PYPISTATS if path.name.startswith("pypistats-") else CLICKPY
+            stem = path.name.removeprefix(f"{service}-").removesuffix(".json").removesuffix(".jsonl")
+            package = stem if service == PYPISTATS else stem.rsplit("-", 3)[0]
+            if package not in owners:
+                unknown.append(package)
+                continue
+            day = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).date()
+            text = path.read_text(encoding="utf-8")
+            try:
+                counts = parse_pypistats(json.loads(text), package) if service == PYPISTATS else parse_clickpy(text, package)
+            except json.JSONDecodeError:
+                raise SourceError(f"{config.display_path(path)} is not JSON.", "Pass the folder of an earlier run, unedited.") from None
+            citation = (f"{base_url(PYPISTATS)}/api/packages/{package}/overall?mirrors=false" if service == PYPISTATS
+                        else f"{base_url(CLICKPY)}/ pypi.pypi_downloads_per_day project={package}")
+            frames.append(to_rows(owners[package], package, service, counts, day, config.redact(citation), config.display_path(path)))
+        run_.detail.update(replayed=config.display_path(folder), files=len(files), unknown=unknown)
+        frames = [f for f in frames if not f.empty]
+        with db.write_session(db_path) as con:
+            run_.rows = store.upsert_observations(con, pd.concat(frames, ignore_index=True), run_id=run_.run_id) if frames else 0
+            run_.finish(con)
+    return run_
+
+
 # --- run --------------------------------------------------------------------------------------
 
 def run(db_path: Path, frameworks: list[str] | None = None, *, services: tuple[str, ...] = SERVICES,

@@ -113,6 +113,22 @@ def test_pypi_second_run_asks_only_for_new_days(fake_pypi, db_file):
     assert len(fake_pypi.pypistats_asked) == asked_before + 1 and later.status == "ok"
 
 
+def test_pypi_replay_loads_the_kept_answers_without_the_network(fake_pypi, db_file, tmp_path, monkeypatch):
+    run = pypi.run(db_file, ["pytorch"], sleep=lambda s: None, today=TODAY)
+    folder = Path(os.environ["PULSE_RAW_DIR"]) / "pypi" / run.run_id
+    for kept in folder.iterdir():  # as if written on TODAY
+        os.utime(kept, (dt.datetime(2026, 12, 4, 12, tzinfo=dt.UTC).timestamp(),) * 2)
+    replayed_db = tmp_path / "replayed.duckdb"
+    monkeypatch.setenv("PULSE_PYPISTATS_URL", "http://127.0.0.1:9")  # nothing is fetched
+    monkeypatch.setenv("PULSE_CLICKPY_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(main, ["ingest", "pypi", "--replay", str(folder), "--db", str(replayed_db)])
+    assert result.exit_code == 0, result.output
+    for source in ("pypistats", "clickpy"):
+        assert downloads(replayed_db, source) == downloads(db_file, source)
+    bad = CliRunner().invoke(main, ["ingest", "pypi", "--replay", str(tmp_path), "--db", str(replayed_db)])
+    assert bad.exit_code == 1 and "No saved pypistats" in bad.output
+
+
 def test_pypi_one_service_down_keeps_the_other_and_says_which(fake_pypi, db_file):
     fake_pypi.clickpy_up = False
     run = pypi.run(db_file, ["pytorch"], sleep=lambda s: None, today=TODAY)

@@ -25,7 +25,9 @@ def register(main: click.Group, ingest: click.Group) -> None:
     @click.option("--framework", "frameworks", multiple=True, metavar="ID", help=FRAMEWORK_HELP)
     @click.option("--only", type=click.Choice(["pypistats", "clickpy"]), default=None,
                   help="Ask one service only (default: pypistats.org for the last 180 days and ClickPy for history).")
-    def ingest_pypi(db: Path | None, frameworks: tuple[str, ...], only: str | None) -> None:
+    @click.option("--replay", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Load the answers an earlier run kept (raw/pypi/RUN_ID) instead of fetching.")
+    def ingest_pypi(db: Path | None, frameworks: tuple[str, ...], only: str | None, replay: Path | None) -> None:
         """Fetch daily PyPI downloads of each framework's packages (pypistats.org and ClickPy).
 
         Each package is its own series (torch, tensorflow, tensorflow-cpu, keras, jax, ...);
@@ -36,10 +38,15 @@ def register(main: click.Group, ingest: click.Group) -> None:
         Example:
             pulse ingest pypi
             pulse ingest pypi --framework tensorflow --only pypistats
+            pulse ingest pypi --replay ~/.local/share/framework-pulse/raw/pypi/3f2a9c1b7d0e
         """
         from ingest import pypi
 
         path = resolve_db(db)
+        if replay is not None:
+            run = pypi.replay(path, replay)
+            click.echo(f"{path}: replayed {run.detail['files']} saved answers from {run.detail['replayed']}; stored {run.rows:,} daily counts.")
+            return
         run = pypi.run(path, list(frameworks) or None, services=(only,) if only else pypi.SERVICES)
         d = run.detail
         asked = ", ".join(f"{s} {d['asked'][s]} asked / {d['up_to_date'][s]} up to date" for s in d["services"])
