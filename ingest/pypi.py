@@ -16,7 +16,8 @@ Facts encoded here (../shared/SOURCES.md, docs/sources/pypi.md):
 Rows: metric `pypi_downloads`, framework = registry id, variant = package name, source
 `pypistats` (without mirrors) or `clickpy` (every download in PyPI's log), kept apart because the
 two count differently. A later run asks pypistats only when a finished day is missing, and ClickPy
-only for days after the last one stored.
+only from the last REFRESH_DAYS stored days on (those are overwritten: a day just over may still
+have been loading).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ PYPISTATS_WINDOW_DAYS = 180
 PYPISTATS_PAUSE_S = 2.1  # 30 requests/minute per IP
 CLICKPY_USER = "play"
 HISTORY_START = dt.date(2016, 1, 1)  # ClickPy's log starts in 2016
+# The last stored days are asked again and overwritten: a day just over may still be loading
+# into ClickPy's table (events arrive late), so its first count can be short.
+REFRESH_DAYS = 3
 # PyPI changed what counts as a download on this day: every series has a level break there.
 DEFINITION_CHANGE = dt.date(2026, 8, 24)
 CLICKPY_QUERY = (
@@ -220,10 +224,10 @@ def fetch_all(run: store.Run, fetcher: Fetcher, pairs: list[tuple[str, str]], st
                     raw = _keep_raw(run, f"pypistats-{package}.json", json.dumps(body))
                     counts = parse_pypistats(body, package)
                     if last is not None:
-                        counts = {d: n for d, n in counts.items() if d > last}
+                        counts = {d: n for d, n in counts.items() if d > last - dt.timedelta(days=REFRESH_DAYS)}
                     citation = f"{base_url(PYPISTATS)}/api/packages/{package}/overall?mirrors=false"
                 else:
-                    since = last + dt.timedelta(days=1) if last is not None else HISTORY_START
+                    since = last - dt.timedelta(days=REFRESH_DAYS - 1) if last is not None else HISTORY_START
                     out.asked[service] += 1
                     text = fetch_clickpy(fetcher, package, since, today)
                     raw = _keep_raw(run, f"clickpy-{package}-{since}.jsonl", text)

@@ -47,6 +47,7 @@ class FakePyPI:
         self.clickpy_up = True
         self.pypistats_up = True
         self.clickpy_asked: list[dict] = []
+        self.clickpy_late: dict[str, int] = {}  # day -> count served instead of the fixture's
         self.pypistats_asked: list[str] = []
         server.expect_request("/", method="GET").respond_with_handler(self.clickpy)
         server.expect_request("/api/packages/torch/overall").respond_with_handler(self.pypistats)
@@ -62,6 +63,8 @@ class FakePyPI:
         since, until = dt.date.fromisoformat(args["param_since"]), dt.date.fromisoformat(args["param_until"])
         lines = (FIXTURES / f"clickpy_{args['param_project']}.jsonl").read_text().splitlines() if args["param_project"] == "torch" else []
         kept = [ln for ln in lines if since <= dt.date.fromisoformat(json.loads(ln)["date"]) < until]
+        kept = [json.dumps({**json.loads(ln), "count": str(self.clickpy_late[json.loads(ln)["date"]])})
+                if json.loads(ln)["date"] in self.clickpy_late else ln for ln in kept]
         return Response("\n".join(kept) + ("\n" if kept else ""), content_type="application/json")
 
     def pypistats(self, request: Request) -> Response:
@@ -103,11 +106,13 @@ def test_pypi_stores_served_days_exactly_and_never_today(fake_pypi, db_file):
 
 def test_pypi_second_run_asks_only_for_new_days(fake_pypi, db_file):
     pypi.run(db_file, ["pytorch"], sleep=lambda s: None, today=TODAY)
+    fake_pypi.clickpy_late = {"2026-11-29": 1999999}  # the day was still loading at the first run
     asked_before = len(fake_pypi.pypistats_asked)
     again = pypi.run(db_file, ["pytorch"], sleep=lambda s: None, today=TODAY)
     assert again.status == "ok" and again.requests == 1  # pypistats holds yesterday: not asked; ClickPy asked from its last day
     assert len(fake_pypi.pypistats_asked) == asked_before
-    assert fake_pypi.clickpy_asked[-1]["param_since"] == "2026-11-30"
+    assert downloads(db_file, "clickpy")[-1] == ("2026-11-29", 1999999.0)  # overwritten with the complete count
+    assert fake_pypi.clickpy_asked[-1]["param_since"] == "2026-11-27"  # the last 3 stored days asked again (may have been loading)
 
     later = pypi.run(db_file, ["pytorch"], sleep=lambda s: None, today=TODAY + dt.timedelta(days=2))
     assert len(fake_pypi.pypistats_asked) == asked_before + 1 and later.status == "ok"
@@ -423,7 +428,7 @@ def test_both_sources_store_the_same_on_the_team_store(team_store, local_file, f
     assert set(got["source"]) >= {"pypistats", "clickpy", "stackoverflow"}
     # A second run on the team store reads what it stored: ClickPy is asked only from the day after.
     pypi.run(Path("unused"), ["pytorch"], sleep=lambda s: None, today=TODAY)
-    assert fake_pypi.clickpy_asked[-1]["param_since"] == "2026-11-30"
+    assert fake_pypi.clickpy_asked[-1]["param_since"] == "2026-11-27"
     assert not local_file.exists()
 
 
