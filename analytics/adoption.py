@@ -245,23 +245,6 @@ def tag_totals(con: duckdb.DuckDBPyConnection, frameworks: list[str] | None = No
     return frame.assign(name=frame["framework"].map(registry.display_name)).reset_index(drop=True)
 
 
-def compare(con: duckdb.DuckDBPyConnection, a: str, b: str, months: int = 12) -> dict | None:
-    """a vs b: all-time tag totals and questions over the last `months` finished months both have.
-
-    What a community claim ("TensorFlow has a much bigger community") needs: the ratio then
-    (all time) and now (recent months). None when either framework has no data.
-    """
-    totals = tag_totals(con).groupby("framework")["questions"].sum()
-    points = question_points(con, [a, b])
-    if points.empty or a not in totals or b not in totals:
-        return None
-    end = min(points[points["framework"] == f].groupby("package")["date"].max().min() for f in (a, b))
-    recent = points[(points["date"] > end - pd.DateOffset(months=months)) & (points["date"] <= end)].groupby("framework")["value"].sum()
-    return {"total_ratio": float(totals[a] / totals[b]) if totals[b] else None,
-            "recent_ratio": float(recent.get(a, 0) / recent[b]) if recent.get(b) else None,
-            "recent_through": f"{end:%Y-%m}", "months": months, a: float(recent.get(a, 0)), b: float(recent.get(b, 0))}
-
-
 def questions_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         "SELECT framework, variant AS tag, count(*) AS months, strftime(min(date), '%Y-%m') AS first_month, "
@@ -270,87 +253,26 @@ def questions_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 # --- Claim checks ---------------------------------------------------------------------------------
-# "TensorFlow has a much bigger community" (a Stack Overflow claim) and download-popularity claims.
-# The ledger row names the metric (so_questions or pypi_downloads), the subject (the framework said
-# to be bigger) and, in `note`, the rival as "vs <id>" (default: pytorch vs tensorflow). A
-# qualitative "much bigger" is read as at least MUCH times the rival's count.
+# A community or popularity claim ("TensorFlow has a much bigger community", a Stack Overflow
+# claim) is a ledger row with metric so_questions or pypi_downloads, subject, versus and a
+# comparison (e.g. ratio_at_least 1.5, leads); the generic engine reads these monthly series.
 
 from analytics import claims as _claims  # noqa: E402  (registration only)
 
-MUCH = 1.5
-COMMUNITY_CLAIMS = ("seed-community", "seed-so-community", "seed-downloads-popularity")
 
-
-def _rival(claim: dict) -> tuple[str, str]:
-    subject = str(claim.get("subject") or "tensorflow")
-    note = str(claim.get("note") or "")
-    rival = note.split("vs ", 1)[1].split()[0].strip(".,;") if "vs " in note else ("pytorch" if subject != "pytorch" else "tensorflow")
-    return subject, rival
-
-
-def _year_window(wide: pd.DataFrame, year: int | None) -> pd.DataFrame:
-    return wide[wide.index.year == year] if year else wide
-
-
-def _counts(con: duckdb.DuckDBPyConnection, metric: str, a: str, b: str) -> pd.DataFrame:
-    """Monthly totals per framework (whole months only) of so_questions or pypi_downloads."""
-    if metric == DOWNLOADS:
-        return period_sums(download_points(con, [a, b]), "month")
-    return question_sums(question_points(con, [a, b]), "month")
-
-
-def check_bigger(con: duckdb.DuckDBPyConnection, claim: dict) -> _claims.Verdict:
-    """'A has a (much) bigger community / is more popular than B': A/B over the claim's year, and over the latest 12 months."""
-    a, b = _rival(claim)
-    metric = claim.get("metric") if claim.get("metric") in (DOWNLOADS, QUESTIONS) else QUESTIONS
-    monthly = _counts(con, metric, a, b)
-    wide = monthly.pivot_table(index="date", columns="framework", values="value", aggfunc="sum").dropna() if not monthly.empty else pd.DataFrame()
-    if wide.empty or not {a, b} <= set(wide.columns):
-        return _claims.not_checkable(claim, f"No months with both {registry.display_name(a)} and {registry.display_name(b)} stored.")
-    text = str(claim.get("source_date") or "")
-    year = int(text[:4]) if text[:4].isdigit() else None
-    then = _year_window(wide, year)
-    if then.empty:
-        return _claims.not_checkable(claim, f"No {metric} months stored for {year}.")
-    unit = "questions" if metric == QUESTIONS else "downloads"
-    ratio_then = then[a].sum() / then[b].sum() if then[b].sum() else float("inf")
-    recent = wide[wide.index > wide.index.max() - pd.DateOffset(months=12)]
-    ratio_now = recent[a].sum() / recent[b].sum() if recent[b].sum() else float("inf")
-    span = f"{then.index.min():%Y-%m} to {then.index.max():%Y-%m}"
-    measured = (f"{span}: {registry.display_name(a)} {then[a].sum():,.0f} vs {registry.display_name(b)} {then[b].sum():,.0f} {unit} "
-                f"(ratio {ratio_then:.2f})")
-    if ratio_then >= MUCH:
-        status = _claims.SUPPORTED if ratio_now >= 1 else _claims.OUTDATED
-    elif ratio_then > 1:
-        status = _claims.PARTLY
-        measured += f"; bigger, but less than the {MUCH}x read as 'much bigger'"
+@_claims.provides(QUESTIONS, DOWNLOADS)
+def claim_series(con: duckdb.DuckDBPyConnection, spec: _claims.Spec) -> _claims.Series:
+    """Whole-month sums per framework: Stack Overflow questions over its tags, PyPI downloads over its packages."""
+    frameworks = list(spec.frameworks)
+    if spec.metric == QUESTIONS:
+        monthly, name, source, page = question_sums(question_points(con, frameworks), "month"), "Stack Overflow questions", SOURCE_LABELS["stackoverflow"], "community"
+        basis = "so_questions per month, summed over each framework's tags; a question with two framework tags counts for each"
     else:
-        status = _claims.CONTRADICTED
-    basis = (f"{metric} ({'Stack Overflow tags' if metric == QUESTIONS else 'PyPI packages, best source'}) summed per framework; "
-             f"'much bigger' = at least {MUCH}x")
-    today = f"{recent.index.min():%Y-%m} to {recent.index.max():%Y-%m}: ratio {ratio_now:.2f}"
-    return _claims.Verdict(status, measured=measured, as_of=f"{then.index.max():%Y-%m}", today=today, basis=basis, value=float(ratio_then))
-
-
-# Registration for whichever claim engine is present: today's per-claim checkers, or the ledger-spec
-# engine (branch `claims`: @provides(metric) series, one generic checker) once it lands.
-if hasattr(_claims, "checks"):
-    _claims.checks(*COMMUNITY_CLAIMS)(check_bigger)
-
-if hasattr(_claims, "provides"):
-    @_claims.provides(QUESTIONS, DOWNLOADS)
-    def claim_series(con: duckdb.DuckDBPyConnection, spec) -> _claims.Series:
-        """Whole-month sums per framework: Stack Overflow questions over its tags, PyPI downloads over its packages."""
-        frameworks = list(spec.frameworks)
-        if spec.metric == QUESTIONS:
-            monthly, name, source, page = question_sums(question_points(con, frameworks), "month"), "Stack Overflow questions", SOURCE_LABELS["stackoverflow"], "community"
-            basis = "so_questions per month, summed over each framework's tags; a question with two framework tags counts for each"
-        else:
-            monthly, name, page = period_sums(download_points(con, frameworks), "month"), "PyPI downloads", "downloads"
-            source = "; ".join(SOURCE_LABELS[s] for s in ("clickpy", "pypistats"))
-            basis = "pypi_downloads per month, summed over each framework's packages (ClickPy, pypistats for days it lacks); " + " ".join(DOWNLOAD_BREAKS)
-        if monthly.empty:
-            raise _claims.NotCheckable(f"No {name} stored for {', '.join(registry.display_name(f) for f in frameworks)}.")
-        # Only whole months are in `monthly`: the last one is complete to its last day.
-        return _claims.Series(monthly[["date", "framework", "value"]], name, source, "count", basis=basis, period="M",
-                              complete_until=monthly["date"].max() + pd.offsets.MonthEnd(0), page=page)
+        monthly, name, page = period_sums(download_points(con, frameworks), "month"), "PyPI downloads", "downloads"
+        source = "; ".join(SOURCE_LABELS[s] for s in ("clickpy", "pypistats"))
+        basis = "pypi_downloads per month, summed over each framework's packages (ClickPy, pypistats for days it lacks); " + " ".join(DOWNLOAD_BREAKS)
+    if monthly.empty:
+        raise _claims.NotCheckable(f"No {name} stored for {', '.join(registry.display_name(f) for f in frameworks)}.")
+    # Only whole months are in `monthly`: the last one is complete to its last day.
+    return _claims.Series(monthly[["date", "framework", "value"]], name, source, "count", basis=basis, period="M",
+                          complete_until=monthly["date"].max() + pd.offsets.MonthEnd(0), page=page)

@@ -101,11 +101,6 @@ def test_questions_quarterly_and_cards(con):
     assert downloads.loc["tensorflow", "value"] == 30 * 40 and downloads.loc["tensorflow", "date"] == pd.Timestamp("2026-09-30")
 
 
-def test_compare_gives_then_and_now_ratios(con):
-    got = adoption.compare(con, "tensorflow", "pytorch", months=3)
-    assert got["total_ratio"] == 3.0 and got["recent_ratio"] == pytest.approx(120 / 150) and got["recent_through"] == "2026-06"
-
-
 def test_export_cli_writes_the_downloads_csv(adoption_db, tmp_path):
     out = tmp_path / "downloads.csv"
     result = CliRunner().invoke(main, ["export", "pypi-downloads", "--out", str(out), "--db", str(adoption_db), "-f", "pytorch",
@@ -149,29 +144,40 @@ def test_community_page_with_data(adoption_db, monkeypatch):
     assert_formatted(at, "community")
 
 
-def _community_claim(path: Path, source_date: str) -> None:
+def _ledger_rows(path: Path, *rows: dict) -> None:
     with db.write_session(path) as connection:
-        connection.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           ["seed-community", "TensorFlow has a much bigger community (synthetic test row)", "test", source_date,
-                            "so_questions", "tensorflow", None, "questions", "qualitative", "vs pytorch"])
+        columns = [r[0] for r in connection.execute("DESCRIBE claims").fetchall()]
+        for row in rows:
+            row = {c: row.get(c) for c in columns}
+            connection.execute(f"INSERT OR REPLACE INTO claims VALUES ({', '.join('?' for _ in columns)})", [row[c] for c in columns])
 
 
-@pytest.mark.parametrize(("source_date", "status", "value"), [
-    ("2026", "partly supported", 240 / 190),  # Jan-Jun 2026: TF 240 vs PyTorch 190: bigger, not 1.5x
-    ("2019", "not checkable yet", None),  # no months stored for 2019
+COMMUNITY = {"id": "test-community", "claim": "TensorFlow has a much bigger community (synthetic test row)", "source": "test",
+             "metric": "so_questions", "subject": "tensorflow", "versus": "pytorch", "comparison": "ratio_at_least", "value": 1.5,
+             "unit": "ratio", "kind": "point"}
+DOWNLOADS_LEAD = {"id": "test-downloads", "claim": "PyTorch is downloaded more than TensorFlow (synthetic test row)", "source": "test",
+                  "metric": "pypi_downloads", "subject": "pytorch", "versus": "tensorflow", "comparison": "leads", "unit": "count",
+                  "kind": "qualitative"}
+
+
+@pytest.mark.parametrize(("row", "status", "measured"), [
+    # January 2026: TensorFlow 40 vs PyTorch 10 questions (4x); June: 40 vs 60 -> true then, not now.
+    (dict(COMMUNITY, source_date="2026-01", period="2026-01"), "true then, not now", "TensorFlow 40 vs PyTorch 10"),
+    # August 2026 (pypistats only): PyTorch 3,100 vs TensorFlow 1,240 downloads.
+    (dict(DOWNLOADS_LEAD, source_date="2026-08", period="2026-08"), "supported", "PyTorch 3,100"),
+    (dict(COMMUNITY, id="test-2019", source_date="2019", period="2019"), "not checkable yet", ""),
 ])
-def test_community_claim_verdicts(adoption_db, source_date, status, value):
+def test_community_and_popularity_claims_get_verdicts(adoption_db, row, status, measured):
     from analytics import claims
 
-    _community_claim(adoption_db, source_date)
+    _ledger_rows(adoption_db, row)
     connection = db.open_read(adoption_db)
     try:
-        row = claims.check_all(connection).set_index("id").loc["seed-community"]
+        got = claims.check_all(connection).set_index("id").loc[row["id"]]
     finally:
         connection.close()
-    assert row["status"] == status
-    if value is not None:
-        assert row["verdict_value"] == pytest.approx(value) and "ratio 1.26" in row["measured"]
+    assert got["status"] == status, got["measured"]
+    assert measured in got["measured"]
 
 
 def test_overview_shows_download_and_question_cards(adoption_db, monkeypatch):
