@@ -215,3 +215,20 @@ def test_link_restores_period_and_source(adoption_db, monkeypatch):
     assert not at.exception
     assert at.query_params["period"] == ["week"] or at.query_params["period"] == "week"
     assert any("per week" in c.value for c in at.caption)
+
+
+def test_ledger_rows_of_the_seeds_use_these_metrics(adoption_db):
+    """The seeds' community and popularity claims, read as questions and downloads (data/snapshot/claims.csv)."""
+    from analytics import claims
+
+    connection = db.open_read(adoption_db)
+    try:
+        got = claims.check_all(connection).set_index("id")
+    finally:
+        connection.close()
+    community = got.loc["so-tf-bigger-community"]
+    # Undated: latest month (2026-06) TensorFlow 40 vs PyTorch 60 does not hold; January's 40 vs 10 did.
+    assert community["status"] == "true then, not now", community["measured"]
+    popular = got.loc["downloads-pt-least-popular"]
+    # No keras downloads in the synthetic data: the engine says what is missing instead of guessing.
+    assert popular["status"] == "not checkable yet" and "Keras" in popular["measured"], popular["measured"]
