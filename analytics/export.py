@@ -99,6 +99,7 @@ CHART_OPTIONS: dict[str, tuple[str, ...]] = {
     "trends-share": ("trends_request",),
     "pwc-implementation-share": ("variant",),
     "pwc-papers-with-code": (),
+    "conference-mentions": ("conference",),
     "hf-models": ("source",),
     "hf-share": ("base", "source"),
     "hf-tf-keras-also-pytorch": ("source",),
