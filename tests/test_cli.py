@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 
@@ -16,7 +17,9 @@ def test_db_init_and_info(db_file):
     runner = CliRunner()
     result = runner.invoke(main, ["db", "init", "--db", str(db_file)])
     assert result.exit_code == 0, result.output
-    assert "loaded 823 snapshot observations, 105 conference-mention observations and 29 claims" in result.output
+    with (config.SNAPSHOT_DIR / "claims.csv").open(newline="") as fh:
+        ledger_rows = sum(1 for _ in csv.DictReader(fh))
+    assert f"loaded 823 snapshot observations, 105 conference-mention observations and {ledger_rows} claims" in result.output
     info = runner.invoke(main, ["db", "info", "--db", str(db_file)])
     assert info.exit_code == 0, info.output
     assert "observations" in info.output and "823 rows" in info.output
