@@ -141,10 +141,20 @@ def view_params(options: ChartOptions) -> dict[str, str]:
     return params
 
 
+# The dashboard's default page (app.py, default=True): Streamlit serves it at the root and ignores its
+# url_path, so a link to "/overview" opens "Page not found".
+ROOT_PAGE = "overview"
+
+
+def page_path(page: str | None) -> str:
+    """The URL path a catalogued chart's page is served at ('/' for the default page)."""
+    return "/" if not page or page == ROOT_PAGE else f"/{page}"
+
+
 def view_link(options: ChartOptions, page: str | None = None, base_url: str | None = None) -> str:
     """A link that reopens this view in the dashboard (relative unless a base URL is known)."""
     base = (base_url or os.environ.get("PULSE_PUBLIC_URL") or "").rstrip("/")
-    path = f"{base}/{page}" if page else (base or "")
+    path = f"{base}{page_path(page)}" if page else (base or "")
     return f"{path}?{urlencode(view_params(options), safe=',')}"
 
 

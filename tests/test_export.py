@@ -60,6 +60,26 @@ def test_csv_header_names_transform_and_view_link(con):
     assert "/github?frameworks=jax,keras&view=share&log=1&variant=monthly" in link
 
 
+def test_default_page_link_opens_the_root_not_page_not_found(con):
+    """Streamlit serves the default page at '/' and ignores its url_path: '/overview' would open 'Page not found'."""
+    import ast
+
+    from pulse.config import PROJECT_ROOT
+
+    tree = ast.parse((PROJECT_ROOT / "app.py").read_text())
+    pages = {kw.arg: kw.value for call in ast.walk(tree) if isinstance(call, ast.Call)
+             and getattr(call.func, "attr", "") == "Page" for kw in call.keywords
+             if any(k.arg == "default" for k in call.keywords)}
+    assert ast.literal_eval(pages["url_path"]) == export.ROOT_PAGE
+    assert export.catalog()["overview-stars-share"].page == export.ROOT_PAGE
+    options = ChartOptions(frameworks=["pytorch"])
+    result = export.build("overview-stars-share", con, options)
+    header, _ = export.read_csv(io.StringIO(export.to_csv(result, options, "overview-stars-share")))
+    link = next(line for line in header if line.startswith("Exported"))
+    assert " · /?frameworks=pytorch" in link and "/overview" not in link
+    assert export.page_path("github") == "/github"
+
+
 def test_csv_sidecar_is_plain_csv(con, tmp_path):
     options = ChartOptions()
     result = export.build("github-stars", con, options)

@@ -122,7 +122,7 @@ def register(main: click.Group, ingest: click.Group) -> None:
             charts = export.catalog()
             width = max((len(n) for n in charts), default=0)
             for name, spec in charts.items():
-                click.echo(f"{name:<{width}}  {spec.title}  (page: /{spec.page})")
+                click.echo(f"{name:<{width}}  {spec.title}  (page: {export.page_path(spec.page)})")
             return
         if all_charts:
             if chart:
