@@ -96,7 +96,13 @@ def mentions_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Cha
     style(fig, title, options, "")
     # One y scale for every panel, so conferences compare at a glance.
     fig.update_yaxes(tickformat=".0%", range=[0, float(frame["share"].max()) * 1.1])
-    fig.update_xaxes(tickformat="%Y", dtick="M24")
+    # Each panel labels its own years (at most 4, the latest always): a shared two-year grid left panels
+    # with one or two editions (ECCV, NAACL) without a single year on their axis.
+    for i, conference in enumerate(names):
+        dates = sorted(frame.loc[frame["conference"] == conference, "date"].unique())
+        step = -(-len(dates) // 4) if dates else 1
+        ticks = [pd.Timestamp(d) for d in dates[::-1][::step]][::-1]
+        fig.update_xaxes(tickvals=ticks, ticktext=[str(t.year) for t in ticks], row=i // cols + 1, col=i % cols + 1)
     # Legend under the panels: above them it would collide with the title and the panel titles.
     fig.update_layout(height=max(420, 260 * rows) + 40, hovermode="closest", margin={"b": 90},
                       legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0})
