@@ -44,6 +44,10 @@ if requests.empty:
                 link=("Open the comparison on Google Trends", trends_store.explore_url(terms, "", "today 5-y")), key="trends_empty")
 else:
     keys = requests["key"].tolist()
+    shown = st.session_state.pop("trends_show", None)  # the request just imported: draw it, not the one shown before
+    if shown in keys:
+        st.query_params["trends_request"] = shown
+        st.session_state["trends_request_pick"] = shown
     linked = st.query_params.get("trends_request")
     default = trends.pick_request(requests, frameworks, linked)["key"]
     if linked and linked not in keys:
@@ -106,4 +110,5 @@ with st.expander("Import a CSV downloaded from Google Trends", expanded=requests
                     f"{f['file']}: {f['rows']} points for {', '.join(f['frameworks'] + [repr(t) for t in f['unknown']])} "
                     f"({f['geo_name']}, {f['geo']})" for f in run.detail["files"])
                 st.session_state["trends_message"] = f"Imported {run.rows} Google Trends points. {described}"
+                st.session_state["trends_show"] = f"{trends_csv.NAME}:{run.detail['files'][-1]['variant']}"
                 st.rerun()

@@ -86,6 +86,20 @@ def test_upload_imports_through_the_same_code_path(snapshot_db, monkeypatch):
     assert not at.error
 
 
+def test_an_upload_shows_the_request_it_imported(snapshot_db, monkeypatch):
+    """With a request already on screen, a new file's request is drawn (not the old one under a success message)."""
+    trends_csv.run(snapshot_db, [FIX / "good_weekly_worldwide.csv"])
+    at = page(snapshot_db, monkeypatch)
+    assert "Worldwide" in at.info[0].value
+    data = (FIX / "good_pt_brasil_weekly.csv").read_bytes()
+    at.file_uploader(key="trends_upload").set_value(("multiTimeline.csv", data, "text/csv")).run()
+    assert not at.exception, at.exception
+    assert "Imported" in at.success[0].value
+    picked = at.sidebar.selectbox(key="trends_request_pick").value
+    assert picked.startswith("trends_csv:BR|"), picked
+    assert "Worldwide" not in at.info[0].value
+
+
 def test_bad_upload_shows_a_clear_error_and_stores_nothing(snapshot_db, monkeypatch):
     at = page(snapshot_db, monkeypatch)
     data = (FIX / "bad_html_saved_as_csv.csv").read_bytes()
