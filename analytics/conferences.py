@@ -96,11 +96,11 @@ def mentions_chart(con: duckdb.DuckDBPyConnection, options: ChartOptions) -> Cha
     style(fig, title, options, "")
     # One y scale for every panel, so conferences compare at a glance.
     fig.update_yaxes(tickformat=".0%", range=[0, float(frame["share"].max()) * 1.1])
-    # Each panel labels its own years (at most 4, the latest always): a shared two-year grid left panels
+    # Each panel labels its own years (at most 3, the latest always: panels are narrow on a phone): a shared two-year grid left panels
     # with one or two editions (ECCV, NAACL) without a single year on their axis.
     for i, conference in enumerate(names):
         dates = sorted(frame.loc[frame["conference"] == conference, "date"].unique())
-        step = -(-len(dates) // 4) if dates else 1
+        step = -(-len(dates) // 3) if dates else 1
         ticks = [pd.Timestamp(d) for d in dates[::-1][::step]][::-1]
         fig.update_xaxes(tickvals=ticks, ticktext=[str(t.year) for t in ticks], row=i // cols + 1, col=i % cols + 1)
     # Legend under the panels: above them it would collide with the title and the panel titles.

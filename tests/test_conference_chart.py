@@ -20,5 +20,5 @@ def test_every_panel_labels_the_years_it_plots(con):
         axis = layout[f"xaxis{i + 1 if i else ''}"]
         years = {str(d.year) for d in pd.to_datetime(frame.loc[frame["conference"] == name, "date"])}
         labels = list(axis.ticktext or [])
-        assert labels and 1 <= len(labels) <= 4, (name, labels)
+        assert labels and 1 <= len(labels) <= 3, (name, labels)
         assert set(labels) <= years and max(years) in labels, (name, labels, years)
