@@ -62,8 +62,13 @@ else:
     others = list(request["others"])
     if others:
         names = dict(zip(others, trends.other_names(con, request, others), strict=True))
+        if st.session_state.get("trends_terms_for") != key:  # another request: its own terms, not the last one's pick
+            st.session_state.pop("trends_terms_pick", None)
+            st.session_state["trends_terms_for"] = key
         linked_terms = st.query_params.get("trends_terms")
-        default_terms = [t for t in (linked_terms.split("|") if linked_terms else others) if t in others]
+        # Terms carried over from another request (the link, or the request shown before): none of them here
+        # would leave the charts empty, so this request's own terms are drawn instead.
+        default_terms = [t for t in (linked_terms.split("|") if linked_terms else others) if t in others] or others
         extra["trends_terms"] = st.sidebar.multiselect("Other search terms in this request", others, default=default_terms,
                                                        format_func=names.get, key="trends_terms_pick")
         st.query_params["trends_terms"] = "|".join(extra["trends_terms"])

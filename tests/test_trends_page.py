@@ -100,6 +100,21 @@ def test_an_upload_shows_the_request_it_imported(snapshot_db, monkeypatch):
     assert "Worldwide" not in at.info[0].value
 
 
+def test_switching_to_another_request_draws_its_own_search_terms(snapshot_db, monkeypatch):
+    """The previous request's terms in the link must not leave the next request's charts empty."""
+    trends_csv.run(snapshot_db, [FIX / "good_ru_worldwide_unknown_term.csv"], keep_unknown=True)
+    at = page(snapshot_db, monkeypatch)
+    assert at.sidebar.multiselect(key="trends_terms_pick").value == ["term:глубокое обучение"]
+    at.checkbox(key="trends_keep_unknown").check().run()
+    data = (FIX / "bad_unknown_term.csv").read_bytes()
+    at.file_uploader(key="trends_upload").set_value(("multiTimeline.csv", data, "text/csv")).run()
+    assert not at.exception, at.exception
+    assert "Imported" in at.success[0].value
+    assert at.sidebar.multiselect(key="trends_terms_pick").value == ["term:Chainer"]
+    interest, _ = charts(at)
+    assert sorted(t.name for t in interest.data) == ["PyTorch", "“Chainer”"]
+
+
 def test_bad_upload_shows_a_clear_error_and_stores_nothing(snapshot_db, monkeypatch):
     at = page(snapshot_db, monkeypatch)
     data = (FIX / "bad_html_saved_as_csv.csv").read_bytes()
