@@ -172,8 +172,13 @@ def _url_secrets(url: str) -> list[str]:
 
 
 def known_secret_values() -> list[str]:
+    from urllib.parse import quote, quote_plus
+
     values = [secret(n) for n in SECRET_NAMES]
     values += [v for name in URL_SECRET_SETTINGS for v in _url_secrets(os.environ.get(name) or "")]
+    # A secret sent as a query parameter appears percent-encoded in the request URL (a Stack
+    # Exchange key such as "U4DMV*8nvpm3EOpvf69Rxw((" as "U4DMV%2A8nvpm3EOpvf69Rxw%28%28").
+    values += [encoded for v in values if v for encoded in (quote(v, safe=""), quote_plus(v))]
     # Longest first, so a secret that contains another is replaced whole.
     return sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
 
