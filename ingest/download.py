@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
 
-from ingest.http import DEFAULT_TIMEOUT, make_session, safe_url
+from ingest.http import DEFAULT_TIMEOUT, make_session, safe_url, same_origin
 from ingest.progress import Progress, ProgressLine, log_progress  # noqa: F401  (re-exported)
 from pulse import config
 from pulse.errors import SourceError
@@ -71,14 +71,6 @@ def page_key(url: str) -> tuple:
     """A URL in a canonical form (origin, path, sorted decoded query) to spot a page asked twice."""
     parts = urlsplit(url)
     return origin(url), parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
-
-
-def same_origin(url: str, base: str) -> bool:
-    """True when `url` has the scheme, host and port of `base` (tokens go only there).
-
-    Local stand-in for the helper of the same name planned for ingest/http.py.
-    """
-    return origin(url) == origin(base)
 
 
 def read_json_capped(response: requests.Response, url: str, limit: int | None = None):

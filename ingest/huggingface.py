@@ -26,7 +26,7 @@ import pyarrow as pa
 import requests
 
 from ingest import download, huggingface_metrics as metrics
-from ingest.http import Fetcher, make_session
+from ingest.http import Fetcher, make_session, same_origin
 from ingest.huggingface_api import HubClient, Model, first_page_params, models_url, parse_page
 from pulse import config, db, registry, store
 from pulse.errors import PulseError, SourceError
@@ -169,7 +169,7 @@ def crawl(db_path: Path, run: store.Run, client: HubClient, tags: list[str], max
             summary["fresh"].append(tag)
             continue
         url = state.get("next_url") if state.get("status") == "in_progress" else None
-        if url and not download.same_origin(url, base):
+        if url and not same_origin(url, base):
             log.warning("saved cursor for '%s' points away from HF_ENDPOINT; starting that tag again", tag)
             url = None
         if url:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from urllib.parse import urljoin
 
-from ingest.download import origin, read_json_capped, same_origin
-from ingest.http import Fetcher, retry_after_seconds, safe_url
+from ingest.download import origin, read_json_capped
+from ingest.http import Fetcher, retry_after_seconds, safe_url, same_origin
 from pulse import config
 from pulse.errors import RateLimited, SourceError
 

@@ -153,7 +153,7 @@ def db_info(db: Path | None) -> None:
             click.echo("  (no observations)")
         for row in frame.itertuples(index=False):
             last = "never" if pd.isna(row.last_ingest) else str(row.last_ingest)[:19]
-            click.echo(f"  {inventory.printable(row.source, 16):<16} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {last}")
+            click.echo(f"  {inventory.printable(row.source, 24):<24} {row.rows:>8,} rows  {str(row.first_date)[:10]} .. {str(row.last_date)[:10]}  last ingest {last}")
     except duckdb.Error as exc:  # a damaged block reads as such; anything else in a crafted file, as this
         raise explain(exc, path) or DatabaseError(
             f"Cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",

@@ -140,12 +140,20 @@ def display_path(path: Path) -> str:
 SECRETS_FILE = home() / "secrets.toml" if INSTALLED else PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
 
-def _secrets_file_values() -> dict[str, str]:
+def _secrets_file_values(strict: bool = True) -> dict[str, str]:
+    """The secrets file's values; an unreadable one is a PulseError (strict) or nothing (redaction)."""
     try:
         with SECRETS_FILE.open("rb") as fh:
             data = tomllib.load(fh)
     except (FileNotFoundError, tomllib.TOMLDecodeError):
         return {}
+    except OSError as exc:  # a folder, or a file this user may not read: one message, not a traceback
+        if not strict:  # redact() runs at the error boundary: it must not fail there too
+            return {}
+        from pulse.errors import PulseError
+
+        raise PulseError(f"Cannot read the secrets file {SECRETS_FILE}: {exc.strerror or exc}.",
+                         "Make it a file this user can read (chmod 600, owned by this user), or remove it and set the secrets in the environment.") from None
     return {k: str(v) for k, v in data.items() if isinstance(v, (str, int))}
 
 
@@ -172,8 +180,13 @@ def _url_secrets(url: str) -> list[str]:
 
 
 def known_secret_values() -> list[str]:
-    values = [secret(n) for n in SECRET_NAMES]
+    from urllib.parse import quote, quote_plus
+
+    values = [os.environ.get(n) or _secrets_file_values(strict=False).get(n) for n in SECRET_NAMES]
     values += [v for name in URL_SECRET_SETTINGS for v in _url_secrets(os.environ.get(name) or "")]
+    # A secret sent as a query parameter appears percent-encoded in the request URL (a Stack
+    # Exchange key such as "U4DMV*8nvpm3EOpvf69Rxw((" as "U4DMV%2A8nvpm3EOpvf69Rxw%28%28").
+    values += [encoded for v in values if v for encoded in (quote(v, safe=""), quote_plus(v))]
     # Longest first, so a secret that contains another is replaced whole.
     return sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
 

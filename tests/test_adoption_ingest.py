@@ -13,7 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, quote_plus
 
 import duckdb
 import pytest
@@ -306,15 +306,18 @@ def test_stackoverflow_honours_backoff_before_the_same_method(fake_se, db_file):
     assert waits == [10.0]
 
 
-def test_stackoverflow_key_is_sent_but_never_stored_or_printed(fake_se, db_file, monkeypatch):
-    monkeypatch.setenv("STACKEXCHANGE_KEY", KEY)
+# Stack Apps keys end in "((" and may hold "*": in the request URL they are percent-encoded.
+@pytest.mark.parametrize("key", [KEY, "U4DMV*8nvpm3EOpvf69Rxw(("])
+def test_stackoverflow_key_is_sent_but_never_stored_or_printed(fake_se, db_file, monkeypatch, key):
+    monkeypatch.setenv("STACKEXCHANGE_KEY", key)
     fake_se.quota = 3
     result = CliRunner().invoke(main, ["ingest", "stackoverflow", "--framework", "pytorch", "--db", str(db_file)])
-    assert all(a.get("key") == KEY for a in fake_se.asked if "info" not in a)
+    assert all(a.get("key") == key for a in fake_se.asked if "info" not in a)
     stored = json.dumps(rows(db_file, "SELECT * FROM observations")) + json.dumps(rows(db_file, "SELECT * FROM ingest_runs"), default=str)
-    assert KEY not in stored and KEY not in result.output
     kept = "".join(gz_text(p) for p in Path(os.environ["PULSE_RAW_DIR"]).rglob("*.jsonl.gz"))
-    assert "key=***" in kept and KEY not in kept  # the raw answers keep their URLs, the key scrubbed
+    assert "key=***" in kept  # the raw answers keep their URLs, the key scrubbed
+    for form in {key, quote(key, safe=""), quote_plus(key), json.dumps(key)[1:-1]}:
+        assert form not in stored and form not in result.output and form not in kept, form
 
 
 def test_both_sources_run_in_ingest_all_and_show_in_status(fake_se, db_file, monkeypatch):

@@ -24,6 +24,7 @@ def test_db_init_and_info(db_file):
     assert info.exit_code == 0, info.output
     assert "observations" in info.output and "823 rows" in info.output
     assert "snapshot" in info.output and "2018-12-18 .. 2026-08-01" in info.output
+    assert "conference_mentions " in info.output  # every source id whole (it was cut to 'conference_me...')
 
 
 def test_pulse_db_env_is_used(db_file, monkeypatch):

@@ -71,3 +71,21 @@ def test_db_path_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("PULSE_DB", str(tmp_path / "env.duckdb"))
     assert config.db_path() == tmp_path / "env.duckdb"
     assert config.db_path(tmp_path / "flag.duckdb") == tmp_path / "flag.duckdb"
+
+
+def test_an_unreadable_secrets_file_is_one_message_not_a_traceback(db_file, tmp_path, monkeypatch):
+    """A secrets.toml that is a folder (or unreadable by this user) ends the command with one line
+    naming it; redaction at the error boundary still works (it skips the file)."""
+    from click.testing import CliRunner
+
+    from pulse.cli import main
+
+    folder = tmp_path / "secrets.toml"
+    folder.mkdir()
+    monkeypatch.setattr(config, "SECRETS_FILE", folder)
+    monkeypatch.delenv("STACKEXCHANGE_KEY", raising=False)
+    monkeypatch.setenv("PULSE_STACKEXCHANGE_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(main, ["ingest", "stackoverflow", "--framework", "jax", "--db", str(db_file)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and result.exception is not None
+    assert f"Cannot read the secrets file {folder}" in result.output
+    assert config.redact("nothing secret here") == "nothing secret here"

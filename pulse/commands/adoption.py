@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from pulse.cli import db_option, resolve_db
 
 FRAMEWORK_HELP = "Registry framework id (repeatable; default: every framework that lists some)."
 
@@ -20,6 +19,10 @@ def _finish(run, what: str) -> None:
 
 
 def register(main: click.Group, ingest: click.Group) -> None:
+    # Imported here, not at module level: pulse.cli imports this module while it is being built,
+    # so importing this module first would find pulse.cli half made.
+    from pulse.cli import db_option, resolve_db
+
     @ingest.command("pypi")
     @db_option
     @click.option("--framework", "frameworks", multiple=True, metavar="ID", help=FRAMEWORK_HELP)

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import click
 
-from pulse.cli import db_option, resolve_db
 from pulse.errors import SourceError
 
 
 def register(main: click.Group, ingest: click.Group) -> None:
+    # Imported here, not at module level: pulse.cli imports this module while it is being built,
+    # so importing this module first would find pulse.cli half made.
+    from pulse.cli import db_option, resolve_db
+
     @ingest.command("github")
     @db_option
     @click.option("--framework", "frameworks", multiple=True, metavar="ID",

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from pulse.cli import db_option, resolve_db
-
 
 def _crawls(path: Path) -> list[dict]:
     from pulse import db
@@ -22,6 +20,10 @@ def _crawls(path: Path) -> list[dict]:
 
 
 def register(main: click.Group, ingest: click.Group) -> None:
+    # Imported here, not at module level: pulse.cli imports this module while it is being built,
+    # so importing this module first would find pulse.cli half made.
+    from pulse.cli import db_option, resolve_db
+
     @ingest.command("huggingface")
     @db_option
     @click.option("--framework", "frameworks", multiple=True, metavar="ID",

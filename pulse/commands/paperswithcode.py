@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
-from pulse.cli import db_option, resolve_db
-
 
 def register(main: click.Group, ingest: click.Group) -> None:
+    # Imported here, not at module level: pulse.cli imports this module while it is being built,
+    # so importing this module first would find pulse.cli half made.
+    from pulse.cli import db_option, resolve_db
+
     @ingest.command("paperswithcode")
     @db_option
     @click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path), default=None,

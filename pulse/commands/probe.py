@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from pulse import config
-from pulse.cli import PulseGroup, db_option, resolve_db
 from pulse.errors import PulseError
 
 
@@ -27,6 +26,10 @@ def probe_command(*, budget: float, device: str = "auto", frameworks: str | None
 
 
 def register(main: click.Group, ingest: click.Group) -> None:
+    # Imported here, not at module level: pulse.cli imports this module while it is being built,
+    # so importing this module first would find pulse.cli half made.
+    from pulse.cli import PulseGroup, db_option, resolve_db
+
     @main.group(cls=PulseGroup)
     def probe() -> None:
         """Measure training speed on this machine (PyTorch, TensorFlow/Keras, JAX; eager and compiled).

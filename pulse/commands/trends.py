@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
-from pulse.cli import db_option, resolve_db
-
 
 def register(main: click.Group, ingest: click.Group) -> None:
+    # Imported here, not at module level: pulse.cli imports this module while it is being built,
+    # so importing this module first would find pulse.cli half made.
+    from pulse.cli import db_option, resolve_db
+
     @ingest.command("trends")
     @db_option
     @click.option("--timeframe", default="today 5-y", show_default=True,
