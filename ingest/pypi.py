@@ -68,12 +68,7 @@ def base_url(service: str) -> str:
 
 def packages_for(frameworks: list[str] | None) -> list[tuple[str, str]]:
     """(framework id, package) pairs to fetch: every registry package of the chosen frameworks."""
-    chosen = registry.validate(frameworks) if frameworks else registry.ids()
-    without = [f for f in chosen if not registry.get(f).pypi]
-    if frameworks and without:
-        raise PulseError(f"{', '.join(without)} has no PyPI packages (pypi) in pulse/frameworks.toml.",
-                         "Add pypi = [\"package\"] there, or choose another framework.")
-    return [(fid, pkg) for fid in chosen for pkg in registry.get(fid).pypi]
+    return registry.pairs("pypi", frameworks, "PyPI packages")
 
 
 def stored_last_days(db_path: Path) -> dict[tuple[str, str], dt.date]:

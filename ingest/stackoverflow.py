@@ -38,7 +38,7 @@ import pandas as pd
 
 from ingest.http import ConnectionFailed, Fetcher, Unreachable, make_session, safe_url
 from pulse import config, db, registry, store
-from pulse.errors import PulseError, RateLimited, SourceError
+from pulse.errors import RateLimited, SourceError
 
 NAME = "stackoverflow"
 DESCRIPTION = "Stack Exchange API: Stack Overflow questions per month per framework tag, and each tag's total"
@@ -62,12 +62,7 @@ def base_url() -> str:
 
 def tags_for(frameworks: list[str] | None) -> list[tuple[str, str]]:
     """(framework id, tag) pairs: every Stack Overflow tag of the chosen frameworks."""
-    chosen = registry.validate(frameworks) if frameworks else registry.ids()
-    without = [f for f in chosen if not registry.get(f).stackoverflow]
-    if frameworks and without:
-        raise PulseError(f"{', '.join(without)} has no Stack Overflow tags (stackoverflow) in pulse/frameworks.toml.",
-                         "Add stackoverflow = [\"tag\"] there, or choose another framework.")
-    return [(fid, tag) for fid in chosen for tag in registry.get(fid).stackoverflow]
+    return registry.pairs("stackoverflow", frameworks, "Stack Overflow tags")
 
 
 def month_start(day: dt.date) -> dt.date:

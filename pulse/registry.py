@@ -119,3 +119,16 @@ def by_key(field_name: str) -> dict[str, str]:
         for value in getattr(f, field_name):
             mapping[value.lower()] = f.id
     return mapping
+
+
+def pairs(field_name: str, framework_ids: list[str] | None, what: str) -> list[tuple[str, str]]:
+    """(framework id, value) for each value of a per-source list field of the chosen frameworks
+    (all when none are chosen); a chosen framework without values is refused, naming the field."""
+    if field_name not in _LIST_FIELDS:
+        raise ValueError(f"not a registry list field: {field_name}")
+    chosen = validate(framework_ids) if framework_ids else ids()
+    without = [f for f in chosen if not getattr(get(f), field_name)]
+    if framework_ids and without:
+        raise PulseError(f"{', '.join(without)} has no {what} ({field_name}) in pulse/frameworks.toml.",
+                         f"Add {field_name} = [\"...\"] there, or choose another framework.")
+    return [(fid, value) for fid in chosen for value in getattr(get(fid), field_name)]
