@@ -18,7 +18,7 @@ from pulse.errors import PulseError
 
 NAME = "conference_mentions"
 FILE = "conference_mentions.csv"
-COLUMNS = ("conference", "month", "papers_mentioning_pytorch", "papers_mentioning_tensorflow", "papers_total", "citation")
+COLUMNS = ("conference", "month", "papers_mentioning_pytorch", "papers_mentioning_tensorflow", "papers_total", "source", "citation")
 # metric, framework, CSV column
 SERIES = (
     ("conference_papers_mentioning", "pytorch", "papers_mentioning_pytorch"),
@@ -36,7 +36,7 @@ def read(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise PulseError(f"{display_path(path)} lacks the columns {', '.join(missing)}.", f"Expected columns: {', '.join(COLUMNS)}.")
-    if raw["citation"].isna().any() or (raw["citation"].str.strip() == "").any():
+    if any(raw[c].isna().any() or (raw[c].str.strip() == "").any() for c in ("source", "citation")):
         raise PulseError(f"{display_path(path)} has rows without a citation.", "Every figure needs its source; fix the file.")
     try:
         dates = pd.to_datetime(raw["month"] + "-01", format="%Y-%m-%d")
@@ -51,6 +51,6 @@ def read(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> pd.DataFrame:
         parts.append(pd.DataFrame({
             "source": NAME, "framework": framework, "metric": metric, "variant": raw["conference"], "date": dates.dt.date,
             "value": values.astype(float), "subject": raw["conference"] + " " + raw["month"].str[:4],
-            "citation": raw["citation"], "raw_file": display_path(path),
+            "citation": raw["source"] + " (" + raw["citation"] + ")", "raw_file": display_path(path),
         }))
     return pd.concat(parts, ignore_index=True)

@@ -8,9 +8,13 @@ from pulse import bootstrap, config, db
 from ingest import snapshot
 
 
-def _csv_rows(name: str) -> list[dict]:
-    with open(config.SNAPSHOT_DIR / name, newline="") as fh:
+def _csv_rows_at(path) -> list[dict]:
+    with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def _csv_rows(name: str) -> list[dict]:
+    return _csv_rows_at(config.SNAPSHOT_DIR / name)
 
 
 def test_snapshot_loads_every_row_with_citation(snapshot_db):
@@ -33,8 +37,17 @@ def test_snapshot_is_the_shared_reference_data():
         import pytest
 
         pytest.skip("shared/ reference data not beside this checkout")
-    for name in (snapshot.STARS_FILE, "conference_mentions.csv"):
-        assert (config.SNAPSHOT_DIR / name).read_bytes() == (shared / name).read_bytes()
+    assert (config.SNAPSHOT_DIR / snapshot.STARS_FILE).read_bytes() == (shared / snapshot.STARS_FILE).read_bytes()
+    # Conference mentions: the shared rows unchanged, plus a source column (a link to the cited file at
+    # the cited commit, built from the citation itself).
+    import re
+
+    theirs = _csv_rows_at(shared / "conference_mentions.csv")
+    mine = _csv_rows("conference_mentions.csv")
+    assert [{k: v for k, v in r.items() if k != "source"} for r in mine] == theirs
+    for row in mine:
+        repo, path, commit = re.match(r"github\.com/(\S+) (\S+) @([0-9a-f]{40})", row["citation"]).groups()
+        assert row["source"] == f"https://github.com/{repo}/blob/{commit}/{path}"
     # The ledger extends the shared seed ledger: every seed claim keeps its id, text, source and date.
     import csv
 
