@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,34 @@ from pulse import config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _SNAPSHOT_CACHE: dict[str, Path] = {}
+
+
+def _is_local(host) -> bool:
+    """Loopback, or the unspecified address a server binds to; anything else is the network."""
+    if host is None:
+        return True
+    name = (host.decode() if isinstance(host, bytes) else str(host)).strip("[]").lower()
+    if name in ("", "localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """No test may touch the network: resolving any host but loopback fails, as a DNS error would
+    (every Python client resolves through getaddrinfo, IP literals included)."""
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        if not _is_local(host):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests never touch the network ({host!r} refused)")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
 
 
 @pytest.fixture(autouse=True)
