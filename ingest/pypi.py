@@ -73,15 +73,7 @@ def packages_for(frameworks: list[str] | None) -> list[tuple[str, str]]:
 
 def stored_last_days(db_path: Path) -> dict[tuple[str, str], dt.date]:
     """(source, package) -> last stored day of pypi_downloads ({} without a database)."""
-    if not db.exists(db_path):
-        return {}
-    con = db.open_read(db_path)
-    try:
-        if not db.table_exists(con, "observations"):
-            return {}
-        rows = con.execute("SELECT source, variant, max(date) FROM observations WHERE metric = ? GROUP BY 1, 2", [METRIC]).fetchall()
-    finally:
-        con.close()
+    rows = db.read_rows(db_path, "SELECT source, variant, max(date) FROM observations WHERE metric = ? GROUP BY 1, 2", [METRIC])
     return {(s, v): d for s, v, d in rows}
 
 

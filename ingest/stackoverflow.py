@@ -91,16 +91,7 @@ def months_to_ask(first: dt.date, last_stored: dt.date | None, last_complete: dt
 
 def stored_last_months(db_path: Path) -> dict[str, dt.date]:
     """tag -> last stored month of so_questions ({} without a database)."""
-    if not db.exists(db_path):
-        return {}
-    con = db.open_read(db_path)
-    try:
-        if not db.table_exists(con, "observations"):
-            return {}
-        rows = con.execute("SELECT variant, max(date) FROM observations WHERE source = ? AND metric = ? GROUP BY 1",
-                           [NAME, METRIC]).fetchall()
-    finally:
-        con.close()
+    rows = db.read_rows(db_path, "SELECT variant, max(date) FROM observations WHERE source = ? AND metric = ? GROUP BY 1", [NAME, METRIC])
     return {tag: day for tag, day in rows}
 
 

@@ -336,3 +336,14 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_catalog = current_database()", [name]
     ).fetchone()[0])
+
+
+def read_rows(path: Path, sql: str, params: list | None = None, table: str = "observations") -> list[tuple]:
+    """The rows of one read query, or [] when the database or its table does not exist yet."""
+    if not exists(path):
+        return []
+    con = open_read(path)
+    try:
+        return con.execute(sql, params or []).fetchall() if table_exists(con, table) else []
+    finally:
+        con.close()
